@@ -1,0 +1,194 @@
+//! Command-line arguments. Every flag's help says what it is for, not only what it is.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Follow stolen cryptocurrency: index Bitcoin into an embedded RocksDB, then trace it.
+///
+/// Start with `chaintrace demo` to see it work on bundled data, or index your own node:
+///
+///   chaintrace ingest btc --blocks-dir ~/.bitcoin/blocks
+///   chaintrace status
+#[derive(Parser, Debug)]
+#[command(name = "chaintrace", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    /// Index directory (created on first ingest).
+    #[arg(long, global = true, default_value = "./chaintrace-db", env = "CHAINTRACE_DB")]
+    pub db: PathBuf,
+
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Add chain data to the index.
+    #[command(subcommand)]
+    Ingest(IngestCommand),
+    /// Show what the index holds: tip, counts, size on disk.
+    Status(StatusArgs),
+    /// Look up one block, transaction or address in the index.
+    #[command(subcommand)]
+    Show(ShowCommand),
+    /// Run chaintrace end to end on the bundled fixtures, in a temporary index.
+    Demo(DemoArgs),
+    /// Write deterministic regtest test chains (for tests and benchmarks).
+    #[command(hide = true, subcommand)]
+    Gen(GenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IngestCommand {
+    /// Index Bitcoin blocks, from Bitcoin Core's block files or from a running node.
+    ///
+    /// From block files (fast bulk load; Bitcoin Core may keep running):
+    ///   chaintrace ingest btc --blocks-dir ~/.bitcoin/blocks
+    ///
+    /// From a node's REST interface (start bitcoind with -rest), following its tip:
+    ///   chaintrace ingest btc --rest http://127.0.0.1:8332
+    ///
+    /// Rerunning continues where the index stopped; an interrupted run loses nothing.
+    Btc(BtcIngestArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["blocks_dir", "rest"])))]
+pub struct BtcIngestArgs {
+    /// Bitcoin Core blocks directory (or data directory containing `blocks/`).
+    #[arg(long, value_name = "DIR")]
+    pub blocks_dir: Option<PathBuf>,
+
+    /// Base URL of a Bitcoin Core node with `-rest` enabled, e.g. http://127.0.0.1:8332.
+    #[arg(long, value_name = "URL")]
+    pub rest: Option<String>,
+
+    /// Network of the block files (the REST source reports its own).
+    #[arg(long, default_value = "main", value_name = "NET")]
+    pub network: chaintrace_model::Network,
+
+    /// With --rest: stop once caught up with the node instead of following it.
+    #[arg(long, requires = "rest")]
+    pub once: bool,
+
+    /// With --rest on an empty index: start at this height instead of genesis. Prevouts below it
+    /// are fetched from the node (needs `-txindex`).
+    #[arg(long, requires = "rest", value_name = "HEIGHT")]
+    pub start_height: Option<u32>,
+
+    /// With --rest: do not index past this height.
+    #[arg(long, requires = "rest", value_name = "HEIGHT")]
+    pub stop_height: Option<u32>,
+
+    /// With --rest: seconds between polls of the node's tip.
+    #[arg(long, default_value_t = 5.0, requires = "rest", value_name = "SECS")]
+    pub poll_secs: f64,
+
+    /// Memory for the ingest caches, in MiB (unspent outputs and address ids).
+    #[arg(long, default_value_t = 512, value_name = "MIB")]
+    pub cache_mb: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Also compute a SHA-256 digest of the whole index content (reads every row). Two indexes
+    /// with the same digest hold the same data, however they were built.
+    #[arg(long)]
+    pub digest: bool,
+
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ShowCommand {
+    /// A block by height or hash.
+    Block(ShowArgs),
+    /// A transaction by txid, with resolved inputs and who spent each output.
+    Tx(ShowArgs),
+    /// An address: what it received, what is still unspent.
+    Address(ShowAddressArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// Height, block hash or txid.
+    pub what: String,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowAddressArgs {
+    /// Address (or `script:<sha256>` for a script without an address).
+    pub address: String,
+    /// List at most this many received outputs (totals always cover all of them).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Keep the demo index in this directory instead of a temporary one.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+
+    /// Directory holding the bundled fixtures (default: `fixtures/` of the source tree).
+    #[arg(long, value_name = "DIR", env = "CHAINTRACE_FIXTURES")]
+    pub fixtures: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GenCommand {
+    /// A background-traffic regtest chain of about --txs transactions.
+    Chain(GenChainArgs),
+    /// The documented heist scenario with its ground-truth manifest.
+    Heist(GenHeistArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GenChainArgs {
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Approximate number of non-coinbase transactions.
+    #[arg(long, default_value_t = 200_000)]
+    pub txs: u64,
+    #[arg(long, default_value_t = 200)]
+    pub txs_per_block: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Number of short stale forks to include.
+    #[arg(long, default_value_t = 0)]
+    pub stale: u32,
+    /// Obfuscate the files with this 16-hex-digit XOR key, as Bitcoin Core 28+ does.
+    #[arg(long)]
+    pub xor: Option<String>,
+    /// Shuffle blocks within windows of this many blocks (out-of-order storage).
+    #[arg(long, default_value_t = 0)]
+    pub shuffle: u32,
+    /// Maximum size of each blk file in bytes.
+    #[arg(long, default_value_t = 128 << 20)]
+    pub max_file_size: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct GenHeistArgs {
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}

@@ -1,0 +1,397 @@
+//! The RocksDB handle: opening (with the schema check), typed reads, atomic batches, the
+//! content digest and the on-disk size.
+
+use std::path::{Path, PathBuf};
+
+use bitcoin::hashes::{sha256, Hash, HashEngine};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
+    FlushOptions, IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+};
+
+use crate::codec::DecodeError;
+use crate::tables::{KeyCodec, Meta, MetaKey, Table, ValueCodec, ALL_TABLES};
+use crate::StoreError;
+
+/// Version of the on-disk layout described in `SCHEMA.md`. Bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How an index is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the index if it does not exist; open it for writing.
+    Create,
+    /// Open an existing index for reading only; works while another process is writing it.
+    ReadOnly,
+}
+
+/// How hard a batch write tries to survive a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Through the write-ahead log: a batch that returned survives a process crash.
+    Logged,
+    /// Bypass the write-ahead log (bulk ingest). Column families are flushed atomically, so a
+    /// crash loses only the batches since the last flush and leaves an earlier consistent state,
+    /// including its cursor: the rerun resumes from there.
+    Unlogged,
+}
+
+/// Tuning knobs; the defaults suit a 2-core machine with a few GiB to spare.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    pub block_cache_bytes: usize,
+    pub write_buffer_bytes: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { block_cache_bytes: 256 << 20, write_buffer_bytes: 64 << 20 }
+    }
+}
+
+/// An open index.
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+    read_only: bool,
+}
+
+/// A set of writes applied atomically by [`Store::write`].
+#[derive(Default)]
+pub struct Batch {
+    inner: WriteBatch,
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    pub fn size_in_bytes(&self) -> usize {
+        self.inner.size_in_bytes()
+    }
+}
+
+fn rocks(context: impl Into<String>) -> impl FnOnce(rocksdb::Error) -> StoreError {
+    let context = context.into();
+    move |source| StoreError::Rocks { context, source }
+}
+
+fn corrupt<T: Table>(key: &[u8]) -> impl FnOnce(DecodeError) -> StoreError + '_ {
+    move |source| StoreError::Corrupt { table: T::NAME, key: hex(key), source }
+}
+
+fn hex(b: &[u8]) -> String {
+    chaintrace_model::btc::hex_string(b)
+}
+
+fn db_options(opts: &StoreOptions) -> Options {
+    let mut o = Options::default();
+    o.create_if_missing(true);
+    o.create_missing_column_families(true);
+    // Lets bulk ingest skip the write-ahead log without risking a torn state: every flush
+    // persists all column families at the same sequence number.
+    o.set_atomic_flush(true);
+    o.set_max_background_jobs(2);
+    o.set_db_write_buffer_size(opts.write_buffer_bytes * 4);
+    o.set_keep_log_file_num(3);
+    o.set_max_open_files(512);
+    o
+}
+
+fn cf_options(bloom: bool, cache: &Cache, opts: &StoreOptions) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table.set_block_size(16 << 10);
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    if bloom {
+        table.set_bloom_filter(10.0, false);
+    }
+    let mut o = Options::default();
+    o.set_block_based_table_factory(&table);
+    o.set_compression_type(DBCompressionType::Lz4);
+    o.set_write_buffer_size(opts.write_buffer_bytes);
+    o.set_level_compaction_dynamic_level_bytes(true);
+    o
+}
+
+impl Store {
+    /// Opens (or, with [`OpenMode::Create`], creates) the index at `path` and checks its schema.
+    pub fn open(path: &Path, mode: OpenMode) -> Result<Store, StoreError> {
+        Self::open_with(path, mode, StoreOptions::default())
+    }
+
+    pub fn open_with(path: &Path, mode: OpenMode, opts: StoreOptions) -> Result<Store, StoreError> {
+        let exists = path.join("CURRENT").exists();
+        if mode == OpenMode::ReadOnly && !exists {
+            return Err(StoreError::Missing { path: path.to_path_buf() });
+        }
+        if exists {
+            check_families(path)?;
+        }
+        let cache = Cache::new_lru_cache(opts.block_cache_bytes);
+        let cfs: Vec<_> = ALL_TABLES
+            .iter()
+            .map(|(name, bloom)| ColumnFamilyDescriptor::new(*name, cf_options(*bloom, &cache, &opts)))
+            .collect();
+        let db_opts = db_options(&opts);
+        let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
+        let db = match mode {
+            OpenMode::Create => DB::open_cf_descriptors(&db_opts, path, cfs).map_err(open_err)?,
+            OpenMode::ReadOnly => {
+                DB::open_cf_descriptors_read_only(&db_opts, path, cfs, false).map_err(open_err)?
+            }
+        };
+        let store = Store { db, path: path.to_path_buf(), read_only: mode == OpenMode::ReadOnly };
+        store.check_schema(exists)?;
+        Ok(store)
+    }
+
+    fn check_schema(&self, existed: bool) -> Result<(), StoreError> {
+        match self.get::<Meta>(&MetaKey::SchemaVersion)? {
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_slice())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        table: Meta::NAME,
+                        key: "schema_version".into(),
+                        source: DecodeError::new("schema version", "not 4 bytes"),
+                    })?;
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::Schema {
+                        path: self.path.clone(),
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+                Ok(())
+            }
+            None if existed && self.read_only => Err(StoreError::Missing { path: self.path.clone() }),
+            None => {
+                let mut b = Batch::new();
+                self.put::<Meta>(&mut b, &MetaKey::SchemaVersion, &SCHEMA_VERSION.to_be_bytes().to_vec());
+                self.write(b, Durability::Logged)
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf<T: Table>(&self) -> &ColumnFamily {
+        self.db.cf_handle(T::NAME).expect("every table's column family is opened")
+    }
+
+    /// Reads one value.
+    pub fn get<T: Table>(&self, key: &T::Key) -> Result<Option<T::Value>, StoreError> {
+        let mut k = Vec::with_capacity(40);
+        key.encode_key(&mut k);
+        let raw = self
+            .db
+            .get_pinned_cf(self.cf::<T>(), &k)
+            .map_err(rocks(format!("reading {}", T::NAME)))?;
+        raw.map(|v| T::Value::decode_value(&v).map_err(corrupt::<T>(&k))).transpose()
+    }
+
+    /// Reads many values in one call (faster than repeated [`Store::get`]).
+    pub fn multi_get<T: Table>(&self, keys: &[T::Key]) -> Result<Vec<Option<T::Value>>, StoreError> {
+        let encoded: Vec<Vec<u8>> = keys
+            .iter()
+            .map(|k| {
+                let mut b = Vec::with_capacity(40);
+                k.encode_key(&mut b);
+                b
+            })
+            .collect();
+        let cf = self.cf::<T>();
+        let results = self.db.batched_multi_get_cf(cf, &encoded, false);
+        encoded
+            .iter()
+            .zip(results)
+            .map(|(k, r)| match r.map_err(rocks(format!("reading {}", T::NAME)))? {
+                Some(v) => T::Value::decode_value(&v).map(Some).map_err(corrupt::<T>(k)),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// Iterates entries in key order starting at `from` (inclusive), or from the first key.
+    pub fn iter_from<'a, T: Table>(
+        &'a self,
+        from: Option<&T::Key>,
+    ) -> impl Iterator<Item = Result<(T::Key, T::Value), StoreError>> + 'a {
+        let start = from.map(|k| {
+            let mut b = Vec::new();
+            k.encode_key(&mut b);
+            b
+        });
+        let mode = match &start {
+            Some(s) => IteratorMode::From(s, Direction::Forward),
+            None => IteratorMode::Start,
+        };
+        let mut ro = ReadOptions::default();
+        ro.fill_cache(false);
+        self.db.iterator_cf_opt(self.cf::<T>(), ro, mode).map(|item| {
+            let (k, v) = item.map_err(rocks(format!("iterating {}", T::NAME)))?;
+            let key = T::Key::decode_key(&k).map_err(corrupt::<T>(&k))?;
+            let value = T::Value::decode_value(&v).map_err(corrupt::<T>(&k))?;
+            Ok((key, value))
+        })
+    }
+
+    /// Iterates entries in reverse key order starting at `from` (inclusive) or at the last key.
+    pub fn iter_back<'a, T: Table>(
+        &'a self,
+        from: Option<&T::Key>,
+    ) -> impl Iterator<Item = Result<(T::Key, T::Value), StoreError>> + 'a {
+        let start = from.map(|k| {
+            let mut b = Vec::new();
+            k.encode_key(&mut b);
+            b
+        });
+        let mode = match &start {
+            Some(s) => IteratorMode::From(s, Direction::Reverse),
+            None => IteratorMode::End,
+        };
+        self.db.iterator_cf(self.cf::<T>(), mode).map(|item| {
+            let (k, v) = item.map_err(rocks(format!("iterating {}", T::NAME)))?;
+            let key = T::Key::decode_key(&k).map_err(corrupt::<T>(&k))?;
+            let value = T::Value::decode_value(&v).map_err(corrupt::<T>(&k))?;
+            Ok((key, value))
+        })
+    }
+
+    pub fn put<T: Table>(&self, batch: &mut Batch, key: &T::Key, value: &T::Value) {
+        batch.key.clear();
+        batch.value.clear();
+        key.encode_key(&mut batch.key);
+        value.encode_value(&mut batch.value);
+        batch.inner.put_cf(self.cf::<T>(), &batch.key, &batch.value);
+    }
+
+    pub fn delete<T: Table>(&self, batch: &mut Batch, key: &T::Key) {
+        batch.key.clear();
+        key.encode_key(&mut batch.key);
+        batch.inner.delete_cf(self.cf::<T>(), &batch.key);
+    }
+
+    /// Applies `batch` atomically.
+    pub fn write(&self, batch: Batch, durability: Durability) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly { path: self.path.clone() });
+        }
+        let mut wo = WriteOptions::default();
+        wo.disable_wal(durability == Durability::Unlogged);
+        self.db.write_opt(batch.inner, &wo).map_err(rocks("writing a batch"))
+    }
+
+    /// Persists every memtable (all column families at once), so unlogged writes survive a crash.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Ok(());
+        }
+        let cfs: Vec<&ColumnFamily> = ALL_TABLES
+            .iter()
+            .map(|(name, _)| self.db.cf_handle(name).expect("opened"))
+            .collect();
+        let mut fo = FlushOptions::default();
+        fo.set_wait(true);
+        self.db.flush_cfs_opt(&cfs, &fo).map_err(rocks("flushing memtables"))
+    }
+
+    /// SHA-256 over every entry of every table, in table order then key order, plus the number
+    /// of entries per table. Equal digests mean equal indexes, whatever order or how many runs
+    /// produced them.
+    pub fn digest(&self) -> Result<Digest, StoreError> {
+        let mut engine = sha256::Hash::engine();
+        let mut tables = Vec::new();
+        for (name, _) in ALL_TABLES {
+            let cf = self.db.cf_handle(name).expect("opened");
+            let mut ro = ReadOptions::default();
+            ro.fill_cache(false);
+            let mut entries = 0u64;
+            engine.input(&(name.len() as u64).to_be_bytes());
+            engine.input(name.as_bytes());
+            for item in self.db.iterator_cf_opt(cf, ro, IteratorMode::Start) {
+                let (k, v) = item.map_err(rocks(format!("iterating {name}")))?;
+                engine.input(&(k.len() as u64).to_be_bytes());
+                engine.input(&k);
+                engine.input(&(v.len() as u64).to_be_bytes());
+                engine.input(&v);
+                entries += 1;
+            }
+            tables.push((name.to_string(), entries));
+        }
+        let hash = sha256::Hash::from_engine(engine);
+        Ok(Digest { sha256: hex(hash.as_byte_array()), tables })
+    }
+
+    /// Bytes used by the index directory on disk.
+    pub fn disk_size(&self) -> u64 {
+        dir_size(&self.path)
+    }
+}
+
+/// Content digest of an index (see [`Store::digest`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Digest {
+    pub sha256: String,
+    pub tables: Vec<(String, u64)>,
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Refuses to open a directory holding column families this build does not know: it is either
+/// an index written by a newer chaintrace (reported as a schema mismatch when its version says
+/// so) or not a chaintrace index at all.
+fn check_families(path: &Path) -> Result<(), StoreError> {
+    let found = DB::list_cf(&Options::default(), path)
+        .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+    let unknown: Vec<String> = found
+        .iter()
+        .filter(|f| *f != "default" && !ALL_TABLES.iter().any(|(n, _)| n == *f))
+        .cloned()
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    if let Some(found_version) = raw_schema_version(path, &found) {
+        if found_version != SCHEMA_VERSION {
+            return Err(StoreError::Schema {
+                path: path.to_path_buf(),
+                found: found_version,
+                expected: SCHEMA_VERSION,
+            });
+        }
+    }
+    Err(StoreError::UnknownTables { path: path.to_path_buf(), tables: unknown })
+}
+
+fn raw_schema_version(path: &Path, families: &[String]) -> Option<u32> {
+    let db = DB::open_cf_for_read_only(&Options::default(), path, families, false).ok()?;
+    let cf = db.cf_handle(Meta::NAME)?;
+    let raw = db.get_cf(cf, MetaKey::SchemaVersion.as_str()).ok()??;
+    Some(u32::from_be_bytes(raw.as_slice().try_into().ok()?))
+}
