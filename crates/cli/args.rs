@@ -14,7 +14,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "chaintrace", version, about, long_about, max_term_width = 100)]
 pub struct Cli {
     /// Index directory (created on first ingest).
-    #[arg(long, global = true, default_value = "./chaintrace-db", env = "CHAINTRACE_DB")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "./chaintrace-db",
+        env = "CHAINTRACE_DB"
+    )]
     pub db: PathBuf,
 
     /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.

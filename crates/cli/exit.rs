@@ -21,11 +21,19 @@ pub struct Coded {
 }
 
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    Coded { code: USAGE, message: message.into() }.into()
+    Coded {
+        code: USAGE,
+        message: message.into(),
+    }
+    .into()
 }
 
 pub fn data(message: impl Into<String>) -> anyhow::Error {
-    Coded { code: DATAERR, message: message.into() }.into()
+    Coded {
+        code: DATAERR,
+        message: message.into(),
+    }
+    .into()
 }
 
 fn store_code(e: &StoreError) -> u8 {
@@ -36,7 +44,7 @@ fn store_code(e: &StoreError) -> u8 {
         | StoreError::NetworkMismatch { .. }
         | StoreError::BadBlock { .. } => DATAERR,
         StoreError::Open { .. } | StoreError::Rocks { .. } | StoreError::Corrupt { .. } => IOERR,
-        StoreError::ReadOnly { .. } => SOFTWARE,
+        StoreError::ReadOnly { .. } | StoreError::Thread(_) => SOFTWARE,
     }
 }
 
@@ -81,7 +89,9 @@ pub fn clap_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind::*;
     let _ = e.print();
     match e.kind() {
-        DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
+        DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand => {
+            ExitCode::SUCCESS
+        }
         _ => ExitCode::from(USAGE),
     }
 }

@@ -23,7 +23,11 @@ impl Progress for Bars {
         } else {
             "{msg:24} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}"
         };
-        bar.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
         bar.set_message(phase.to_string());
         bar.enable_steady_tick(Duration::from_millis(200));
         if let Some(old) = self.bar.lock().expect("not poisoned").replace(bar) {

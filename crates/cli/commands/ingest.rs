@@ -35,9 +35,16 @@ pub fn writer_options(args: &BtcIngestArgs) -> WriterOptions {
     }
 }
 
-fn from_blocks_dir(store: &Store, dir: &Path, args: &BtcIngestArgs) -> anyhow::Result<IngestReport> {
+fn from_blocks_dir(
+    store: &Store,
+    dir: &Path,
+    args: &BtcIngestArgs,
+) -> anyhow::Result<IngestReport> {
     let mut opts = BulkOptions::new(args.network);
-    opts.writer = WriterOptions { durability: Durability::Unlogged, ..writer_options(args) };
+    opts.writer = WriterOptions {
+        durability: Durability::Unlogged,
+        ..writer_options(args)
+    };
     ingest_blocks_dir(store, dir, &opts, &Bars::default())
         .with_context(|| format!("ingesting {}", dir.display()))
 }
@@ -47,7 +54,11 @@ fn print_report(r: &IngestReport) {
         (Some(h), Some(hash)) => format!("tip {h} {hash}"),
         _ => "index is empty".to_string(),
     };
-    let rate = if r.seconds > 0.0 { r.txs as f64 / r.seconds } else { 0.0 };
+    let rate = if r.seconds > 0.0 {
+        r.txs as f64 / r.seconds
+    } else {
+        0.0
+    };
     eprintln!(
         "indexed {} blocks, {} txs in {:.1}s ({:.0} tx/s); {tip}",
         r.blocks, r.txs, r.seconds, rate
@@ -56,6 +67,9 @@ fn print_report(r: &IngestReport) {
         eprintln!("rolled back {} blocks of a stale branch", r.rolled_back);
     }
     if r.stale_blocks > 0 || r.orphan_blocks > 0 {
-        eprintln!("skipped {} stale and {} orphan blocks", r.stale_blocks, r.orphan_blocks);
+        eprintln!(
+            "skipped {} stale and {} orphan blocks",
+            r.stale_blocks, r.orphan_blocks
+        );
     }
 }

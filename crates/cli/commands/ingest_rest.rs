@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use chaintrace_ingest::bitcoin::{follow_rest, FollowOptions, IngestReport, RestClient, RetryPolicy};
+use chaintrace_ingest::bitcoin::{
+    follow_rest, FollowOptions, IngestReport, RestClient, RetryPolicy,
+};
 use chaintrace_store::Store;
 
 use crate::args::BtcIngestArgs;
@@ -11,7 +13,9 @@ use crate::progress::Bars;
 
 pub fn follow(store: &Store, url: &str, args: &BtcIngestArgs) -> anyhow::Result<IngestReport> {
     if !(args.poll_secs.is_finite() && args.poll_secs > 0.0) {
-        return Err(crate::exit::usage("--poll-secs must be a positive number of seconds"));
+        return Err(crate::exit::usage(
+            "--poll-secs must be a positive number of seconds",
+        ));
     }
     let client = RestClient::new(url, RetryPolicy::default());
     let opts = FollowOptions {

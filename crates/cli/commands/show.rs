@@ -16,7 +16,9 @@ use crate::render;
 pub fn run(db: &Path, cmd: &ShowCommand) -> anyhow::Result<()> {
     let store = Store::open(db, OpenMode::ReadOnly)?;
     let btc = BtcIndex::new(&store);
-    let network = btc.network()?.ok_or_else(|| data("the index holds no Bitcoin data yet"))?;
+    let network = btc
+        .network()?
+        .ok_or_else(|| data("the index holds no Bitcoin data yet"))?;
     let (value, format) = match cmd {
         ShowCommand::Block(a) => (block(&btc, &a.what)?, a.format),
         ShowCommand::Tx(a) => (tx(&btc, network, a)?, a.format),
@@ -37,14 +39,20 @@ fn block(btc: &BtcIndex<'_>, what: &str) -> anyhow::Result<Value> {
     let height = match what.parse::<u32>() {
         Ok(h) => h,
         Err(_) => {
-            let hash = parse_display_hash(what).ok_or_else(|| usage(format!("{what:?} is neither a height nor a block hash")))?;
-            btc.block_height(&hash)?.ok_or_else(|| data(format!("block {what} is not in the index")))?
+            let hash = parse_display_hash(what)
+                .ok_or_else(|| usage(format!("{what:?} is neither a height nor a block hash")))?;
+            btc.block_height(&hash)?
+                .ok_or_else(|| data(format!("block {what} is not in the index")))?
         }
     };
-    let b = btc.block(height)?.ok_or_else(|| data(format!("no block at height {height} in the index")))?;
+    let b = btc
+        .block(height)?
+        .ok_or_else(|| data(format!("no block at height {height} in the index")))?;
     let mut txids = Vec::with_capacity(b.tx_count as usize);
     for n in 0..u64::from(b.tx_count) {
-        let t = btc.tx(TxNum(b.first_tx.0 + n))?.ok_or_else(|| data("the index is missing a transaction"))?;
+        let t = btc
+            .tx(TxNum(b.first_tx.0 + n))?
+            .ok_or_else(|| data("the index is missing a transaction"))?;
         txids.push(display_hash(&t.txid));
     }
     Ok(json!({
@@ -63,18 +71,25 @@ fn addr_string(btc: &BtcIndex<'_>, network: Network, id: AddrId) -> anyhow::Resu
     if id.is_none() {
         return Ok(Value::Null);
     }
-    let key = btc.addr_key(id)?.ok_or_else(|| data(format!("the index is missing address {id}")))?;
+    let key = btc
+        .addr_key(id)?
+        .ok_or_else(|| data(format!("the index is missing address {id}")))?;
     Ok(Value::String(key.to_address_string(network)))
 }
 
 fn txid_of(btc: &BtcIndex<'_>, num: TxNum) -> anyhow::Result<String> {
-    let t = btc.tx(num)?.ok_or_else(|| data(format!("the index is missing transaction {num}")))?;
+    let t = btc
+        .tx(num)?
+        .ok_or_else(|| data(format!("the index is missing transaction {num}")))?;
     Ok(display_hash(&t.txid))
 }
 
 fn tx(btc: &BtcIndex<'_>, network: Network, args: &ShowArgs) -> anyhow::Result<Value> {
-    let txid = parse_display_hash(&args.what).ok_or_else(|| usage(format!("{:?} is not a txid", args.what)))?;
-    let (num, t) = btc.tx_by_txid(&txid)?.ok_or_else(|| data(format!("transaction {} is not in the index", args.what)))?;
+    let txid = parse_display_hash(&args.what)
+        .ok_or_else(|| usage(format!("{:?} is not a txid", args.what)))?;
+    let (num, t) = btc
+        .tx_by_txid(&txid)?
+        .ok_or_else(|| data(format!("transaction {} is not in the index", args.what)))?;
     let block = btc.block(t.height)?;
     Ok(json!({
         "kind": "tx",
@@ -108,7 +123,12 @@ fn inputs_json(btc: &BtcIndex<'_>, network: Network, t: &TxRecord) -> anyhow::Re
         .collect()
 }
 
-fn outputs_json(btc: &BtcIndex<'_>, network: Network, num: TxNum, t: &TxRecord) -> anyhow::Result<Vec<Value>> {
+fn outputs_json(
+    btc: &BtcIndex<'_>,
+    network: Network,
+    num: TxNum,
+    t: &TxRecord,
+) -> anyhow::Result<Vec<Value>> {
     t.outputs
         .iter()
         .enumerate()
@@ -127,7 +147,12 @@ fn outputs_json(btc: &BtcIndex<'_>, network: Network, num: TxNum, t: &TxRecord) 
 
 fn address(btc: &BtcIndex<'_>, network: Network, args: &ShowAddressArgs) -> anyhow::Result<Value> {
     let key = AddrKey::parse(&args.address, network).map_err(|e| data(e.to_string()))?;
-    let id = btc.addr_id(&key)?.ok_or_else(|| data(format!("address {} never appears in the index", args.address)))?;
+    let id = btc.addr_id(&key)?.ok_or_else(|| {
+        data(format!(
+            "address {} never appears in the index",
+            args.address
+        ))
+    })?;
     let (mut received, mut unspent, mut count) = (0u64, 0u64, 0u64);
     let mut listed = Vec::new();
     for item in btc.addr_outputs(id) {
@@ -139,7 +164,9 @@ fn address(btc: &BtcIndex<'_>, network: Network, args: &ShowAddressArgs) -> anyh
             unspent += value;
         }
         if listed.len() < args.limit {
-            let t = btc.tx(tx)?.ok_or_else(|| data("the index is missing a transaction"))?;
+            let t = btc
+                .tx(tx)?
+                .ok_or_else(|| data("the index is missing a transaction"))?;
             let spent_by = match spender {
                 Some(s) => Value::String(txid_of(btc, s.tx)?),
                 None => Value::Null,
@@ -159,11 +186,18 @@ fn address(btc: &BtcIndex<'_>, network: Network, args: &ShowAddressArgs) -> anyh
 }
 
 fn btc_str(v: &Value) -> String {
-    v.as_str().and_then(|s| s.parse::<u64>().ok()).map(format_btc).unwrap_or_default()
+    v.as_str()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(format_btc)
+        .unwrap_or_default()
 }
 
 fn print_table(v: &Value) {
-    let s = |k: &str| v[k].as_str().map(str::to_string).unwrap_or_else(|| v[k].to_string());
+    let s = |k: &str| {
+        v[k].as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v[k].to_string())
+    };
     match v["kind"].as_str() {
         Some("block") => {
             println!("block {}", s("height"));
@@ -185,31 +219,75 @@ fn print_table(v: &Value) {
 fn print_tx(v: &Value) {
     println!("transaction {}", v["txid"].as_str().unwrap_or_default());
     render::key_values(&[
-        ("block", format!("{} {}", v["height"], v["block_hash"].as_str().unwrap_or_default())),
+        (
+            "block",
+            format!(
+                "{} {}",
+                v["height"],
+                v["block_hash"].as_str().unwrap_or_default()
+            ),
+        ),
         ("time", render::utc(v["time"].as_u64().unwrap_or(0) as u32)),
         ("fee", format!("{} BTC", btc_str(&v["fee"]))),
         ("vsize", v["vsize"].to_string()),
     ]);
-    println!("  inputs{}", if v["coinbase"] == true { " (coinbase)" } else { "" });
+    println!(
+        "  inputs{}",
+        if v["coinbase"] == true {
+            " (coinbase)"
+        } else {
+            ""
+        }
+    );
     for i in v["inputs"].as_array().into_iter().flatten() {
-        println!("    {:>18} BTC  {}  from {}:{}", btc_str(&i["value"]), i["address"].as_str().unwrap_or("-"), i["prev_txid"].as_str().unwrap_or_default(), i["vout"]);
+        println!(
+            "    {:>18} BTC  {}  from {}:{}",
+            btc_str(&i["value"]),
+            i["address"].as_str().unwrap_or("-"),
+            i["prev_txid"].as_str().unwrap_or_default(),
+            i["vout"]
+        );
     }
     println!("  outputs");
     for o in v["outputs"].as_array().into_iter().flatten() {
-        let spent = o["spent_by"]["txid"].as_str().map_or("unspent".to_string(), |t| format!("spent in {t}"));
-        println!("    {:>3} {:>18} BTC  {}  {}", o["vout"], btc_str(&o["value"]), o["address"].as_str().unwrap_or("(no address)"), spent);
+        let spent = o["spent_by"]["txid"]
+            .as_str()
+            .map_or("unspent".to_string(), |t| format!("spent in {t}"));
+        println!(
+            "    {:>3} {:>18} BTC  {}  {}",
+            o["vout"],
+            btc_str(&o["value"]),
+            o["address"].as_str().unwrap_or("(no address)"),
+            spent
+        );
     }
 }
 
 fn print_address(v: &Value) {
     println!("address {}", v["address"].as_str().unwrap_or_default());
     render::key_values(&[
-        ("received", format!("{} BTC in {} outputs", btc_str(&v["received"]), v["outputs_received"])),
+        (
+            "received",
+            format!(
+                "{} BTC in {} outputs",
+                btc_str(&v["received"]),
+                v["outputs_received"]
+            ),
+        ),
         ("unspent", format!("{} BTC", btc_str(&v["unspent"]))),
     ]);
     for o in v["outputs"].as_array().into_iter().flatten() {
-        let spent = o["spent_by"].as_str().map_or("unspent".to_string(), |t| format!("spent in {t}"));
-        println!("    {:>7} {:>18} BTC  {}:{}  {}", o["height"], btc_str(&o["value"]), o["txid"].as_str().unwrap_or_default(), o["vout"], spent);
+        let spent = o["spent_by"]
+            .as_str()
+            .map_or("unspent".to_string(), |t| format!("spent in {t}"));
+        println!(
+            "    {:>7} {:>18} BTC  {}:{}  {}",
+            o["height"],
+            btc_str(&o["value"]),
+            o["txid"].as_str().unwrap_or_default(),
+            o["vout"],
+            spent
+        );
     }
     if v["truncated"] == true {
         println!("    ... (raise --limit to list more)");

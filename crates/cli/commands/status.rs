@@ -39,7 +39,11 @@ pub fn collect(store: &Store, with_digest: bool) -> anyhow::Result<serde_json::V
     Ok(report)
 }
 
-fn btc_status(btc: &BtcIndex<'_>, network: chaintrace_model::Network, s: &ChainState) -> anyhow::Result<serde_json::Value> {
+fn btc_status(
+    btc: &BtcIndex<'_>,
+    network: chaintrace_model::Network,
+    s: &ChainState,
+) -> anyhow::Result<serde_json::Value> {
     let tip = match s.tip {
         Some((h, hash)) => {
             let time = btc.block(h)?.map(|b| b.time).unwrap_or_default();
@@ -74,9 +78,16 @@ fn print_table(r: &serde_json::Value) {
         print_btc(btc);
     }
     if let Some(d) = r.get("digest") {
-        println!("\ndigest sha256 {}", d["sha256"].as_str().unwrap_or_default());
+        println!(
+            "\ndigest sha256 {}",
+            d["sha256"].as_str().unwrap_or_default()
+        );
         for t in d["tables"].as_array().into_iter().flatten() {
-            println!("  {:18} {:>14} rows", t[0].as_str().unwrap_or_default(), render::count(t[1].as_u64().unwrap_or(0)));
+            println!(
+                "  {:18} {:>14} rows",
+                t[0].as_str().unwrap_or_default(),
+                render::count(t[1].as_u64().unwrap_or(0))
+            );
         }
     }
 }

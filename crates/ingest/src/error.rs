@@ -6,7 +6,10 @@ use chaintrace_store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} does not exist")]
     NotFound { path: PathBuf },
     /// The input data is wrong: a malformed file, an invalid block, a response that is not what
@@ -24,7 +27,10 @@ pub enum IngestError {
 
 impl IngestError {
     pub fn bad_data(location: impl Into<String>, reason: impl Into<String>) -> Self {
-        IngestError::BadData { location: location.into(), reason: reason.into() }
+        IngestError::BadData {
+            location: location.into(),
+            reason: reason.into(),
+        }
     }
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

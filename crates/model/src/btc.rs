@@ -133,7 +133,11 @@ impl AddrKey {
             AddrKey::Wpkh(h) => tagged(out, Self::TAG_WPKH, h),
             AddrKey::Wsh(h) => tagged(out, Self::TAG_WSH, h),
             AddrKey::Tr(h) => tagged(out, Self::TAG_TR, h),
-            AddrKey::Witness { version, len, program } => {
+            AddrKey::Witness {
+                version,
+                len,
+                program,
+            } => {
                 out.push(Self::TAG_WITNESS);
                 out.push(*version);
                 out.extend_from_slice(&program[..*len as usize]);
@@ -180,9 +184,11 @@ impl AddrKey {
             AddrKey::Wpkh(h) => witness_script(0, h),
             AddrKey::Wsh(h) => witness_script(0, h),
             AddrKey::Tr(h) => witness_script(1, h),
-            AddrKey::Witness { version, len, program } => {
-                witness_script(*version, &program[..*len as usize])
-            }
+            AddrKey::Witness {
+                version,
+                len,
+                program,
+            } => witness_script(*version, &program[..*len as usize]),
             AddrKey::Script(_) => return None,
         })
     }
@@ -193,7 +199,9 @@ impl AddrKey {
         if let AddrKey::Script(h) = self {
             return format!("{SCRIPT_KEY_PREFIX}{}", hex_string(h));
         }
-        let spk = self.script_pubkey().expect("every non-script key has a script");
+        let spk = self
+            .script_pubkey()
+            .expect("every non-script key has a script");
         match Address::from_script(&spk, network.to_bitcoin()) {
             Ok(addr) => addr.to_string(),
             // Unreachable for keys built by `classify`, which only emits valid programs.
@@ -208,12 +216,17 @@ impl AddrKey {
             return parse_script_key(input, hex);
         }
         let unchecked: Address<bitcoin::address::NetworkUnchecked> =
-            input.parse().map_err(|e: bitcoin::address::ParseError| AddressError::Invalid {
-                input: input.to_string(),
-                reason: e.to_string(),
-            })?;
+            input
+                .parse()
+                .map_err(|e: bitcoin::address::ParseError| AddressError::Invalid {
+                    input: input.to_string(),
+                    reason: e.to_string(),
+                })?;
         if !unchecked.is_valid_for_network(network.to_bitcoin()) {
-            return Err(AddressError::WrongNetwork { input: input.to_string(), network });
+            return Err(AddressError::WrongNetwork {
+                input: input.to_string(),
+                network,
+            });
         }
         let spk = unchecked.assume_checked().script_pubkey();
         match classify(&spk) {
@@ -240,13 +253,20 @@ fn tagged(out: &mut Vec<u8>, tag: u8, payload: &[u8]) {
 fn witness_key(version: u8, program: &[u8]) -> AddrKey {
     let mut buf = [0u8; MAX_WITNESS_PROGRAM];
     buf[..program.len()].copy_from_slice(program);
-    AddrKey::Witness { version, len: program.len() as u8, program: buf }
+    AddrKey::Witness {
+        version,
+        len: program.len() as u8,
+        program: buf,
+    }
 }
 
 fn witness_script(version: u8, program: &[u8]) -> ScriptBuf {
     let version = WitnessVersion::try_from(version).expect("stored versions are 0..=16");
     let push = PushBytesBuf::try_from(program.to_vec()).expect("programs are at most 40 bytes");
-    Builder::new().push_opcode(version.into()).push_slice(push).into_script()
+    Builder::new()
+        .push_opcode(version.into())
+        .push_slice(push)
+        .into_script()
 }
 
 fn parse_script_key(input: &str, hex: &str) -> Result<AddrKey, AddressError> {
@@ -255,7 +275,9 @@ fn parse_script_key(input: &str, hex: &str) -> Result<AddrKey, AddressError> {
         reason: reason.to_string(),
     };
     if hex.len() != 64 {
-        return Err(invalid("a script key is `script:` followed by 64 hex digits"));
+        return Err(invalid(
+            "a script key is `script:` followed by 64 hex digits",
+        ));
     }
     let mut h = [0u8; 32];
     for (i, byte) in h.iter_mut().enumerate() {
@@ -286,25 +308,43 @@ pub fn hex_string(bytes: &[u8]) -> String {
 pub fn classify(script: &Script) -> (ScriptKind, Option<AddrKey>) {
     let b = script.as_bytes();
     if script.is_p2pkh() {
-        return (ScriptKind::P2pkh, Some(AddrKey::Pkh(b[3..23].try_into().expect("20 bytes"))));
+        return (
+            ScriptKind::P2pkh,
+            Some(AddrKey::Pkh(b[3..23].try_into().expect("20 bytes"))),
+        );
     }
     if script.is_p2sh() {
-        return (ScriptKind::P2sh, Some(AddrKey::Sh(b[2..22].try_into().expect("20 bytes"))));
+        return (
+            ScriptKind::P2sh,
+            Some(AddrKey::Sh(b[2..22].try_into().expect("20 bytes"))),
+        );
     }
     if script.is_p2wpkh() {
-        return (ScriptKind::P2wpkh, Some(AddrKey::Wpkh(b[2..22].try_into().expect("20 bytes"))));
+        return (
+            ScriptKind::P2wpkh,
+            Some(AddrKey::Wpkh(b[2..22].try_into().expect("20 bytes"))),
+        );
     }
     if script.is_p2wsh() {
-        return (ScriptKind::P2wsh, Some(AddrKey::Wsh(b[2..34].try_into().expect("32 bytes"))));
+        return (
+            ScriptKind::P2wsh,
+            Some(AddrKey::Wsh(b[2..34].try_into().expect("32 bytes"))),
+        );
     }
     if script.is_p2tr() {
-        return (ScriptKind::P2tr, Some(AddrKey::Tr(b[2..34].try_into().expect("32 bytes"))));
+        return (
+            ScriptKind::P2tr,
+            Some(AddrKey::Tr(b[2..34].try_into().expect("32 bytes"))),
+        );
     }
     if let Some(version) = script.witness_version() {
         // Version 0 only has 20- and 32-byte programs; other lengths can never be spent and
         // have no address, so they fall through to the non-standard case.
         if WitnessProgram::new(version, &b[2..]).is_ok() {
-            return (ScriptKind::WitnessUnknown, Some(witness_key(version.to_num(), &b[2..])));
+            return (
+                ScriptKind::WitnessUnknown,
+                Some(witness_key(version.to_num(), &b[2..])),
+            );
         }
     }
     if let Some(pubkey) = p2pk_pubkey(b) {
@@ -343,8 +383,10 @@ mod tests {
     use super::*;
 
     fn script(hex: &str) -> ScriptBuf {
-        let bytes: Vec<u8> =
-            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
         ScriptBuf::from_bytes(bytes)
     }
 
@@ -367,9 +409,18 @@ mod tests {
             ("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", Network::Main),
             ("3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", Network::Main),
             ("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", Network::Main),
-            ("bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3", Network::Main),
-            ("bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297", Network::Main),
-            ("bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", Network::Regtest),
+            (
+                "bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3",
+                Network::Main,
+            ),
+            (
+                "bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297",
+                Network::Main,
+            ),
+            (
+                "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080",
+                Network::Regtest,
+            ),
             ("tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", Network::Test),
         ];
         for (s, net) in cases {
@@ -383,7 +434,10 @@ mod tests {
 
     #[test]
     fn wrong_network_and_bad_checksum_are_rejected() {
-        let err = AddrKey::parse("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", Network::Regtest);
+        let err = AddrKey::parse(
+            "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+            Network::Regtest,
+        );
         assert!(matches!(err, Err(AddressError::WrongNetwork { .. })));
         let err = AddrKey::parse("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb", Network::Main);
         assert!(matches!(err, Err(AddressError::Invalid { .. })));
@@ -391,7 +445,10 @@ mod tests {
 
     #[test]
     fn op_return_has_no_address_and_nonstandard_is_keyed_by_hash() {
-        assert_eq!(classify(&script("6a0568656c6c6f")), (ScriptKind::OpReturn, None));
+        assert_eq!(
+            classify(&script("6a0568656c6c6f")),
+            (ScriptKind::OpReturn, None)
+        );
         let odd = script("51"); // OP_TRUE: anyone can spend, but no address
         let (kind, key) = classify(&odd);
         assert_eq!(kind, ScriptKind::NonStandard);
@@ -408,7 +465,10 @@ mod tests {
         let v2 = script(&format!("5210{}", "22".repeat(16)));
         let (kind, key) = classify(&v2);
         assert_eq!(kind, ScriptKind::WitnessUnknown);
-        assert!(key.unwrap().to_address_string(Network::Main).starts_with("bc1z"));
+        assert!(key
+            .unwrap()
+            .to_address_string(Network::Main)
+            .starts_with("bc1z"));
         // Version 0 with a 16-byte program is invalid: no address.
         let bad_v0 = script(&format!("0010{}", "33".repeat(16)));
         assert_eq!(classify(&bad_v0).0, ScriptKind::NonStandard);

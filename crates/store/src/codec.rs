@@ -12,7 +12,10 @@ pub struct DecodeError {
 
 impl DecodeError {
     pub fn new(what: &'static str, reason: impl Into<String>) -> Self {
-        DecodeError { what, reason: reason.into() }
+        DecodeError {
+            what,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -51,7 +54,10 @@ impl<'a> Reader<'a> {
     pub fn varint(&mut self) -> Result<u64, DecodeError> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
-            let (&b, rest) = self.buf.split_first().ok_or_else(|| self.err("truncated varint"))?;
+            let (&b, rest) = self
+                .buf
+                .split_first()
+                .ok_or_else(|| self.err("truncated varint"))?;
             self.buf = rest;
             let chunk = u64::from(b & 0x7f);
             if shift == 63 && chunk > 1 {
@@ -151,7 +157,10 @@ mod tests {
     fn overlong_varints_are_rejected() {
         let mut r = Reader::new(&[0xff; 11], "test");
         assert!(r.varint().is_err());
-        let mut r = Reader::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], "t");
+        let mut r = Reader::new(
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],
+            "t",
+        );
         assert!(r.varint().is_err());
         let mut r = Reader::new(&[0x80], "test");
         assert!(r.varint().is_err());

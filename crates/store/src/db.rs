@@ -2,16 +2,20 @@
 //! content digest and the on-disk size.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
 
 use bitcoin::hashes::{sha256, Hash, HashEngine};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
-    FlushOptions, IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+    FlushOptions, IteratorMode, Options, ReadOptions, WriteOptions, DB,
 };
 
 use crate::codec::DecodeError;
 use crate::tables::{KeyCodec, Meta, MetaKey, Table, ValueCodec, ALL_TABLES};
-use crate::StoreError;
+use crate::{Batch, StoreError};
 
 /// Version of the on-disk layout described in `SCHEMA.md`. Bump on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -45,41 +49,18 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { block_cache_bytes: 256 << 20, write_buffer_bytes: 64 << 20 }
+        StoreOptions {
+            block_cache_bytes: 256 << 20,
+            write_buffer_bytes: 64 << 20,
+        }
     }
 }
 
 /// An open index.
 pub struct Store {
-    db: DB,
+    db: Arc<DB>,
     path: PathBuf,
     read_only: bool,
-}
-
-/// A set of writes applied atomically by [`Store::write`].
-#[derive(Default)]
-pub struct Batch {
-    inner: WriteBatch,
-    key: Vec<u8>,
-    value: Vec<u8>,
-}
-
-impl Batch {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn len(&self) -> usize {
-        self.inner.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
-    }
-
-    pub fn size_in_bytes(&self) -> usize {
-        self.inner.size_in_bytes()
-    }
 }
 
 fn rocks(context: impl Into<String>) -> impl FnOnce(rocksdb::Error) -> StoreError {
@@ -88,7 +69,11 @@ fn rocks(context: impl Into<String>) -> impl FnOnce(rocksdb::Error) -> StoreErro
 }
 
 fn corrupt<T: Table>(key: &[u8]) -> impl FnOnce(DecodeError) -> StoreError + '_ {
-    move |source| StoreError::Corrupt { table: T::NAME, key: hex(key), source }
+    move |source| StoreError::Corrupt {
+        table: T::NAME,
+        key: hex(key),
+        source,
+    }
 }
 
 fn hex(b: &[u8]) -> String {
@@ -135,7 +120,9 @@ impl Store {
     pub fn open_with(path: &Path, mode: OpenMode, opts: StoreOptions) -> Result<Store, StoreError> {
         let exists = path.join("CURRENT").exists();
         if mode == OpenMode::ReadOnly && !exists {
-            return Err(StoreError::Missing { path: path.to_path_buf() });
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
         }
         if exists {
             check_families(path)?;
@@ -143,17 +130,26 @@ impl Store {
         let cache = Cache::new_lru_cache(opts.block_cache_bytes);
         let cfs: Vec<_> = ALL_TABLES
             .iter()
-            .map(|(name, bloom)| ColumnFamilyDescriptor::new(*name, cf_options(*bloom, &cache, &opts)))
+            .map(|(name, bloom)| {
+                ColumnFamilyDescriptor::new(*name, cf_options(*bloom, &cache, &opts))
+            })
             .collect();
         let db_opts = db_options(&opts);
-        let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         let db = match mode {
             OpenMode::Create => DB::open_cf_descriptors(&db_opts, path, cfs).map_err(open_err)?,
             OpenMode::ReadOnly => {
                 DB::open_cf_descriptors_read_only(&db_opts, path, cfs, false).map_err(open_err)?
             }
         };
-        let store = Store { db, path: path.to_path_buf(), read_only: mode == OpenMode::ReadOnly };
+        let store = Store {
+            db: Arc::new(db),
+            path: path.to_path_buf(),
+            read_only: mode == OpenMode::ReadOnly,
+        };
         store.check_schema(exists)?;
         Ok(store)
     }
@@ -177,10 +173,15 @@ impl Store {
                 }
                 Ok(())
             }
-            None if existed && self.read_only => Err(StoreError::Missing { path: self.path.clone() }),
+            None if existed && self.read_only => Err(StoreError::Missing {
+                path: self.path.clone(),
+            }),
             None => {
                 let mut b = Batch::new();
-                self.put::<Meta>(&mut b, &MetaKey::SchemaVersion, &SCHEMA_VERSION.to_be_bytes().to_vec());
+                b.put::<Meta>(
+                    &MetaKey::SchemaVersion,
+                    &SCHEMA_VERSION.to_be_bytes().to_vec(),
+                );
                 self.write(b, Durability::Logged)
             }
         }
@@ -191,7 +192,9 @@ impl Store {
     }
 
     fn cf<T: Table>(&self) -> &ColumnFamily {
-        self.db.cf_handle(T::NAME).expect("every table's column family is opened")
+        self.db
+            .cf_handle(T::NAME)
+            .expect("every table's column family is opened")
     }
 
     /// Reads one value.
@@ -202,11 +205,15 @@ impl Store {
             .db
             .get_pinned_cf(self.cf::<T>(), &k)
             .map_err(rocks(format!("reading {}", T::NAME)))?;
-        raw.map(|v| T::Value::decode_value(&v).map_err(corrupt::<T>(&k))).transpose()
+        raw.map(|v| T::Value::decode_value(&v).map_err(corrupt::<T>(&k)))
+            .transpose()
     }
 
     /// Reads many values in one call (faster than repeated [`Store::get`]).
-    pub fn multi_get<T: Table>(&self, keys: &[T::Key]) -> Result<Vec<Option<T::Value>>, StoreError> {
+    pub fn multi_get<T: Table>(
+        &self,
+        keys: &[T::Key],
+    ) -> Result<Vec<Option<T::Value>>, StoreError> {
         let encoded: Vec<Vec<u8>> = keys
             .iter()
             .map(|k| {
@@ -220,10 +227,14 @@ impl Store {
         encoded
             .iter()
             .zip(results)
-            .map(|(k, r)| match r.map_err(rocks(format!("reading {}", T::NAME)))? {
-                Some(v) => T::Value::decode_value(&v).map(Some).map_err(corrupt::<T>(k)),
-                None => Ok(None),
-            })
+            .map(
+                |(k, r)| match r.map_err(rocks(format!("reading {}", T::NAME)))? {
+                    Some(v) => T::Value::decode_value(&v)
+                        .map(Some)
+                        .map_err(corrupt::<T>(k)),
+                    None => Ok(None),
+                },
+            )
             .collect()
     }
 
@@ -243,12 +254,14 @@ impl Store {
         };
         let mut ro = ReadOptions::default();
         ro.fill_cache(false);
-        self.db.iterator_cf_opt(self.cf::<T>(), ro, mode).map(|item| {
-            let (k, v) = item.map_err(rocks(format!("iterating {}", T::NAME)))?;
-            let key = T::Key::decode_key(&k).map_err(corrupt::<T>(&k))?;
-            let value = T::Value::decode_value(&v).map_err(corrupt::<T>(&k))?;
-            Ok((key, value))
-        })
+        self.db
+            .iterator_cf_opt(self.cf::<T>(), ro, mode)
+            .map(|item| {
+                let (k, v) = item.map_err(rocks(format!("iterating {}", T::NAME)))?;
+                let key = T::Key::decode_key(&k).map_err(corrupt::<T>(&k))?;
+                let value = T::Value::decode_value(&v).map_err(corrupt::<T>(&k))?;
+                Ok((key, value))
+            })
     }
 
     /// Iterates entries in reverse key order starting at `from` (inclusive) or at the last key.
@@ -273,28 +286,42 @@ impl Store {
         })
     }
 
-    pub fn put<T: Table>(&self, batch: &mut Batch, key: &T::Key, value: &T::Value) {
-        batch.key.clear();
-        batch.value.clear();
-        key.encode_key(&mut batch.key);
-        value.encode_value(&mut batch.value);
-        batch.inner.put_cf(self.cf::<T>(), &batch.key, &batch.value);
-    }
-
-    pub fn delete<T: Table>(&self, batch: &mut Batch, key: &T::Key) {
-        batch.key.clear();
-        key.encode_key(&mut batch.key);
-        batch.inner.delete_cf(self.cf::<T>(), &batch.key);
-    }
-
     /// Applies `batch` atomically.
     pub fn write(&self, batch: Batch, durability: Durability) -> Result<(), StoreError> {
         if self.read_only {
-            return Err(StoreError::ReadOnly { path: self.path.clone() });
+            return Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+            });
         }
-        let mut wo = WriteOptions::default();
-        wo.disable_wal(durability == Durability::Unlogged);
-        self.db.write_opt(batch.inner, &wo).map_err(rocks("writing a batch"))
+        write_batch(&self.db, batch, durability)
+    }
+
+    /// A thread that applies batches while the caller prepares the next one.
+    pub fn background_writer(&self) -> Result<BackgroundWriter, StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+            });
+        }
+        let (tx, rx) = crossbeam_channel::bounded::<(Batch, Durability)>(1);
+        let (done_tx, done) = crossbeam_channel::bounded(1);
+        let db = Arc::clone(&self.db);
+        let handle = std::thread::Builder::new()
+            .name("chaintrace-writer".into())
+            .spawn(move || {
+                for (batch, durability) in rx {
+                    if done_tx.send(write_batch(&db, batch, durability)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
+        Ok(BackgroundWriter {
+            tx: Some(tx),
+            done,
+            in_flight: false,
+            handle: Some(handle),
+        })
     }
 
     /// Persists every memtable (all column families at once), so unlogged writes survive a crash.
@@ -308,7 +335,9 @@ impl Store {
             .collect();
         let mut fo = FlushOptions::default();
         fo.set_wait(true);
-        self.db.flush_cfs_opt(&cfs, &fo).map_err(rocks("flushing memtables"))
+        self.db
+            .flush_cfs_opt(&cfs, &fo)
+            .map_err(rocks("flushing memtables"))
     }
 
     /// SHA-256 over every entry of every table, in table order then key order, plus the number
@@ -335,12 +364,64 @@ impl Store {
             tables.push((name.to_string(), entries));
         }
         let hash = sha256::Hash::from_engine(engine);
-        Ok(Digest { sha256: hex(hash.as_byte_array()), tables })
+        Ok(Digest {
+            sha256: hex(hash.as_byte_array()),
+            tables,
+        })
     }
 
     /// Bytes used by the index directory on disk.
     pub fn disk_size(&self) -> u64 {
         dir_size(&self.path)
+    }
+}
+
+fn write_batch(db: &DB, batch: Batch, durability: Durability) -> Result<(), StoreError> {
+    let mut wo = WriteOptions::default();
+    wo.disable_wal(durability == Durability::Unlogged);
+    db.write_opt(batch.into_write_batch(db), &wo)
+        .map_err(rocks("writing a batch"))
+}
+
+/// Applies batches on its own thread, one at a time and in submission order. At most one batch
+/// is in flight: [`BackgroundWriter::submit`] first waits for the previous one.
+pub struct BackgroundWriter {
+    tx: Option<Sender<(Batch, Durability)>>,
+    done: Receiver<Result<(), StoreError>>,
+    in_flight: bool,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl BackgroundWriter {
+    /// Waits until every submitted batch is in the database (or reports why not).
+    pub fn wait(&mut self) -> Result<(), StoreError> {
+        if !self.in_flight {
+            return Ok(());
+        }
+        self.in_flight = false;
+        self.done
+            .recv()
+            .map_err(|_| StoreError::Thread("the writer thread stopped".into()))?
+    }
+
+    /// Waits for the previous batch, then hands `batch` to the writer thread.
+    pub fn submit(&mut self, batch: Batch, durability: Durability) -> Result<(), StoreError> {
+        self.wait()?;
+        let tx = self.tx.as_ref().expect("open until dropped");
+        tx.send((batch, durability))
+            .map_err(|_| StoreError::Thread("the writer thread stopped".into()))?;
+        self.in_flight = true;
+        Ok(())
+    }
+}
+
+impl Drop for BackgroundWriter {
+    fn drop(&mut self) {
+        let _ = self.wait();
+        self.tx.take();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
     }
 }
 
@@ -352,7 +433,9 @@ pub struct Digest {
 }
 
 fn dir_size(path: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
     entries
         .flatten()
         .map(|e| match e.metadata() {
@@ -367,8 +450,10 @@ fn dir_size(path: &Path) -> u64 {
 /// an index written by a newer chaintrace (reported as a schema mismatch when its version says
 /// so) or not a chaintrace index at all.
 fn check_families(path: &Path) -> Result<(), StoreError> {
-    let found = DB::list_cf(&Options::default(), path)
-        .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+    let found = DB::list_cf(&Options::default(), path).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let unknown: Vec<String> = found
         .iter()
         .filter(|f| *f != "default" && !ALL_TABLES.iter().any(|(n, _)| n == *f))
@@ -386,7 +471,10 @@ fn check_families(path: &Path) -> Result<(), StoreError> {
             });
         }
     }
-    Err(StoreError::UnknownTables { path: path.to_path_buf(), tables: unknown })
+    Err(StoreError::UnknownTables {
+        path: path.to_path_buf(),
+        tables: unknown,
+    })
 }
 
 fn raw_schema_version(path: &Path, families: &[String]) -> Option<u32> {

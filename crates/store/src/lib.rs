@@ -15,6 +15,7 @@
 //! - Corrupt stored bytes surface as [`StoreError::Corrupt`] naming the table and key, never as a
 //!   panic.
 
+mod batch;
 pub mod btc;
 pub mod codec;
 pub mod db;
@@ -23,13 +24,17 @@ pub mod tables;
 
 use std::path::PathBuf;
 
-pub use db::{Batch, Digest, Durability, OpenMode, Store, StoreOptions, SCHEMA_VERSION};
+pub use batch::Batch;
+pub use db::{BackgroundWriter, Digest, Durability, OpenMode, Store, StoreOptions, SCHEMA_VERSION};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the index at {path}: {source}")]
-    Open { path: PathBuf, source: rocksdb::Error },
+    Open {
+        path: PathBuf,
+        source: rocksdb::Error,
+    },
     #[error("no index at {path} (create one with `chaintrace ingest`)")]
     Missing { path: PathBuf },
     #[error(
@@ -37,24 +42,44 @@ pub enum StoreError {
          {expected}; {}",
         if found > expected { "upgrade chaintrace" } else { "re-ingest into a new directory" }
     )]
-    Schema { path: PathBuf, found: u32, expected: u32 },
+    Schema {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
     #[error("{path} holds column families chaintrace does not know ({}); it is not a chaintrace index", tables.join(", "))]
     UnknownTables { path: PathBuf, tables: Vec<String> },
     #[error("the index at {path} is open read-only")]
     ReadOnly { path: PathBuf },
     #[error("RocksDB failed while {context}: {source}")]
-    Rocks { context: String, source: rocksdb::Error },
+    Rocks {
+        context: String,
+        source: rocksdb::Error,
+    },
     #[error("the index is corrupt: table {table}, key {key}: {source}")]
-    Corrupt { table: &'static str, key: String, source: codec::DecodeError },
+    Corrupt {
+        table: &'static str,
+        key: String,
+        source: codec::DecodeError,
+    },
     #[error("the index holds {found} data, but {wanted} was requested")]
     NetworkMismatch { found: String, wanted: String },
+    #[error("cannot run the index writer thread: {0}")]
+    Thread(String),
     #[error("block {height} ({hash}): {reason}")]
-    BadBlock { height: u32, hash: String, reason: String },
+    BadBlock {
+        height: u32,
+        hash: String,
+        reason: String,
+    },
 }
 
 impl StoreError {
     /// Whether the error is caused by the input data rather than by the machine or the index.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, StoreError::BadBlock { .. } | StoreError::NetworkMismatch { .. })
+        matches!(
+            self,
+            StoreError::BadBlock { .. } | StoreError::NetworkMismatch { .. }
+        )
     }
 }

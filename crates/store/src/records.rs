@@ -113,11 +113,19 @@ pub struct ChainState {
 
 impl ChainState {
     pub fn empty(start_height: u32) -> Self {
-        ChainState { start_height, tip: None, next_tx: 0, next_addr: 1, inputs: 0, outputs: 0 }
+        ChainState {
+            start_height,
+            tip: None,
+            next_tx: 0,
+            next_addr: 1,
+            inputs: 0,
+            outputs: 0,
+        }
     }
 
     pub fn blocks(&self) -> u64 {
-        self.tip.map_or(0, |(h, _)| u64::from(h - self.start_height) + 1)
+        self.tip
+            .map_or(0, |(h, _)| u64::from(h - self.start_height) + 1)
     }
 
     pub fn addresses(&self) -> u64 {
@@ -198,7 +206,10 @@ impl TxRecord {
         let mut r = Reader::new(b, "transaction record");
         let flags = r.u8()?;
         if flags & !FLAG_COINBASE != 0 {
-            return Err(DecodeError::new("transaction record", format!("unknown flags {flags:#x}")));
+            return Err(DecodeError::new(
+                "transaction record",
+                format!("unknown flags {flags:#x}"),
+            ));
         }
         let txid = r.array()?;
         let height = r.varint_u32()?;
@@ -215,11 +226,24 @@ impl TxRecord {
         for _ in 0..n_out {
             let tag = r.u8()?;
             let kind = kind_from(tag)?;
-            outputs.push(OutputRecord { kind, value: r.varint()?, addr: AddrId(r.varint()?) });
+            outputs.push(OutputRecord {
+                kind,
+                value: r.varint()?,
+                addr: AddrId(r.varint()?),
+            });
         }
         r.finish()?;
         let coinbase = flags & FLAG_COINBASE != 0;
-        Ok(TxRecord { txid, height, coinbase, version, lock_time, vsize, inputs, outputs })
+        Ok(TxRecord {
+            txid,
+            height,
+            coinbase,
+            version,
+            lock_time,
+            vsize,
+            inputs,
+            outputs,
+        })
     }
 }
 
@@ -292,7 +316,10 @@ impl SpendRecord {
 
     pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(b, "spend record");
-        let rec = SpendRecord { tx: TxNum(r.varint()?), input: r.varint_u32()? };
+        let rec = SpendRecord {
+            tx: TxNum(r.varint()?),
+            input: r.varint_u32()?,
+        };
         r.finish()?;
         Ok(rec)
     }
@@ -373,7 +400,11 @@ impl UndoRecord {
             replaced_utxos.push((txid, vout, UtxoRecord::decode_from(&mut r)?));
         }
         r.finish()?;
-        Ok(UndoRecord { prev_state, replaced_txids, replaced_utxos })
+        Ok(UndoRecord {
+            prev_state,
+            replaced_txids,
+            replaced_utxos,
+        })
     }
 }
 
@@ -403,8 +434,11 @@ mod tests {
     }
 
     fn tx() -> impl Strategy<Value = TxRecord> {
-        let out = (any::<u64>(), any::<u64>(), kind())
-            .prop_map(|(value, a, kind)| OutputRecord { value, addr: AddrId(a), kind });
+        let out = (any::<u64>(), any::<u64>(), kind()).prop_map(|(value, a, kind)| OutputRecord {
+            value,
+            addr: AddrId(a),
+            kind,
+        });
         (
             any::<[u8; 32]>(),
             any::<u32>(),
@@ -415,9 +449,18 @@ mod tests {
             proptest::collection::vec(input(), 0..5),
             proptest::collection::vec(out, 0..5),
         )
-            .prop_map(|(txid, height, coinbase, version, lock_time, vsize, inputs, outputs)| {
-                TxRecord { txid, height, coinbase, version, lock_time, vsize, inputs, outputs }
-            })
+            .prop_map(
+                |(txid, height, coinbase, version, lock_time, vsize, inputs, outputs)| TxRecord {
+                    txid,
+                    height,
+                    coinbase,
+                    version,
+                    lock_time,
+                    vsize,
+                    inputs,
+                    outputs,
+                },
+            )
     }
 
     proptest! {

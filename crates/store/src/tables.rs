@@ -26,6 +26,8 @@ pub trait Table {
     const NAME: &'static str;
     /// Whether point lookups of absent keys are frequent enough to deserve a bloom filter.
     const BLOOM: bool;
+    /// Position in [`ALL_TABLES`].
+    const INDEX: usize;
     type Key: KeyCodec;
     type Value: ValueCodec;
 }
@@ -38,6 +40,7 @@ macro_rules! tables {
             impl Table for $ty {
                 const NAME: &'static str = $name;
                 const BLOOM: bool = $bloom;
+                const INDEX: usize = table_index($name);
                 type Key = $key;
                 type Value = $val;
             }
@@ -72,6 +75,33 @@ tables! {
     BtcUndo = "btc_undo", bloom: false, Height => UndoRecord;
 }
 
+/// Position of the table called `name` in [`ALL_TABLES`] (evaluated at compile time).
+const fn table_index(name: &str) -> usize {
+    let mut i = 0;
+    while i < ALL_TABLES.len() {
+        if str_eq(ALL_TABLES[i].0, name) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("table missing from ALL_TABLES")
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Keys of the `meta` table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetaKey {
@@ -96,10 +126,14 @@ impl KeyCodec for MetaKey {
     }
 
     fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
-        [MetaKey::SchemaVersion, MetaKey::BtcNetwork, MetaKey::BtcState]
-            .into_iter()
-            .find(|k| k.as_str().as_bytes() == b)
-            .ok_or_else(|| DecodeError::new("meta key", format!("{:?}", String::from_utf8_lossy(b))))
+        [
+            MetaKey::SchemaVersion,
+            MetaKey::BtcNetwork,
+            MetaKey::BtcState,
+        ]
+        .into_iter()
+        .find(|k| k.as_str().as_bytes() == b)
+        .ok_or_else(|| DecodeError::new("meta key", format!("{:?}", String::from_utf8_lossy(b))))
     }
 }
 
@@ -148,7 +182,8 @@ pub struct AddrOutput {
 pub struct Amount(pub u64);
 
 fn fixed<const N: usize>(b: &[u8], what: &'static str) -> Result<[u8; N], DecodeError> {
-    b.try_into().map_err(|_| DecodeError::new(what, format!("expected {N} bytes, got {}", b.len())))
+    b.try_into()
+        .map_err(|_| DecodeError::new(what, format!("expected {N} bytes, got {}", b.len())))
 }
 
 impl KeyCodec for Height {
@@ -308,7 +343,14 @@ macro_rules! record_value {
     )*};
 }
 
-record_value!(BlockRecord, TxRecord, SpendRecord, UtxoRecord, UndoRecord, ChainState);
+record_value!(
+    BlockRecord,
+    TxRecord,
+    SpendRecord,
+    UtxoRecord,
+    UndoRecord,
+    ChainState
+);
 
 #[cfg(test)]
 mod tests {
@@ -323,12 +365,32 @@ mod tests {
 
     #[test]
     fn numeric_keys_sort_in_chain_order() {
-        let a = round_trip(AddrOutput { addr: AddrId(1), tx: TxNum(255), vout: 9 });
-        let b = round_trip(AddrOutput { addr: AddrId(1), tx: TxNum(256), vout: 0 });
-        let c = round_trip(AddrOutput { addr: AddrId(2), tx: TxNum(0), vout: 0 });
+        let a = round_trip(AddrOutput {
+            addr: AddrId(1),
+            tx: TxNum(255),
+            vout: 9,
+        });
+        let b = round_trip(AddrOutput {
+            addr: AddrId(1),
+            tx: TxNum(256),
+            vout: 0,
+        });
+        let c = round_trip(AddrOutput {
+            addr: AddrId(2),
+            tx: TxNum(0),
+            vout: 0,
+        });
         assert!(a < b && b < c);
         assert!(round_trip(Height(255)) < round_trip(Height(256)));
-        assert!(round_trip(OutPointNum { tx: TxNum(1), vout: 300 }) < round_trip(OutPointNum { tx: TxNum(2), vout: 0 }));
+        assert!(
+            round_trip(OutPointNum {
+                tx: TxNum(1),
+                vout: 300
+            }) < round_trip(OutPointNum {
+                tx: TxNum(2),
+                vout: 0
+            })
+        );
     }
 
     #[test]

@@ -57,7 +57,12 @@ impl BlocksDir {
             ));
         }
         let xor_key = read_xor_key(&dir)?;
-        Ok(BlocksDir { dir, files, xor_key, network })
+        Ok(BlocksDir {
+            dir,
+            files,
+            xor_key,
+            network,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -74,12 +79,18 @@ impl BlocksDir {
 
     /// Total size of the block files in bytes.
     pub fn total_bytes(&self) -> u64 {
-        self.files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum()
+        self.files
+            .iter()
+            .filter_map(|f| f.metadata().ok())
+            .map(|m| m.len())
+            .sum()
     }
 
     /// `blk00012.dat at offset 345`, for messages.
     pub fn describe(&self, file: u32, offset: u64) -> String {
-        let name = self.files[file as usize].file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = self.files[file as usize]
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
         format!("{} at offset {offset}", name.unwrap_or_default())
     }
 
@@ -123,7 +134,10 @@ impl BlocksDir {
                 if tail.iter().all(|b| *b == 0) {
                     break;
                 }
-                return Err(IngestError::bad_data(self.describe(file, pos), format!("{remaining} stray bytes at the end of the file (truncated record?)")));
+                return Err(IngestError::bad_data(
+                    self.describe(file, pos),
+                    format!("{remaining} stray bytes at the end of the file (truncated record?)"),
+                ));
             }
             let mut head = [0u8; 8];
             r.read_exact(&mut head).map_err(io)?;
@@ -138,10 +152,20 @@ impl BlocksDir {
             let mut raw = [0u8; HEADER_BYTES as usize];
             r.read_exact(&mut raw).map_err(io)?;
             self.unxor(&mut raw, pos + 8);
-            let header: Header = bitcoin::consensus::deserialize(&raw)
-                .map_err(|e| IngestError::bad_data(self.describe(file, pos + 8), format!("bad block header: {e}")))?;
-            found.push(BlockLocation { file, offset: pos + 8, len: size, header });
-            r.seek_relative(i64::from(size - HEADER_BYTES)).map_err(io)?;
+            let header: Header = bitcoin::consensus::deserialize(&raw).map_err(|e| {
+                IngestError::bad_data(
+                    self.describe(file, pos + 8),
+                    format!("bad block header: {e}"),
+                )
+            })?;
+            found.push(BlockLocation {
+                file,
+                offset: pos + 8,
+                len: size,
+                header,
+            });
+            r.seek_relative(i64::from(size - HEADER_BYTES))
+                .map_err(io)?;
             pos += 8 + u64::from(size);
         }
         Ok(found)
@@ -172,9 +196,18 @@ impl BlocksDir {
         ))
     }
 
-    fn check_size(&self, file: u32, pos: u64, size: u32, available: u64) -> Result<(), IngestError> {
+    fn check_size(
+        &self,
+        file: u32,
+        pos: u64,
+        size: u32,
+        available: u64,
+    ) -> Result<(), IngestError> {
         if !(HEADER_BYTES..=MAX_BLOCK_BYTES).contains(&size) {
-            return Err(IngestError::bad_data(self.describe(file, pos), format!("record length {size} is not a plausible block size")));
+            return Err(IngestError::bad_data(
+                self.describe(file, pos),
+                format!("record length {size} is not a plausible block size"),
+            ));
         }
         if u64::from(size) > available {
             return Err(IngestError::bad_data(
@@ -190,7 +223,8 @@ impl BlocksDir {
         let path = &self.files[loc.file as usize];
         let f = File::open(path).map_err(|e| IngestError::io(path, e))?;
         let mut buf = vec![0u8; loc.len as usize];
-        f.read_exact_at(&mut buf, loc.offset).map_err(|e| IngestError::io(path, e))?;
+        f.read_exact_at(&mut buf, loc.offset)
+            .map_err(|e| IngestError::io(path, e))?;
         self.unxor(&mut buf, loc.offset);
         Ok(buf)
     }
@@ -217,7 +251,10 @@ fn list_blk_files(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
         let entry = entry.map_err(|e| IngestError::io(dir, e))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        let number = name.strip_prefix("blk").and_then(|n| n.strip_suffix(".dat")).and_then(|n| n.parse::<u32>().ok());
+        let number = name
+            .strip_prefix("blk")
+            .and_then(|n| n.strip_suffix(".dat"))
+            .and_then(|n| n.parse::<u32>().ok());
         if let Some(n) = number {
             files.push((n, entry.path()));
         }
@@ -235,7 +272,13 @@ fn read_xor_key(dir: &Path) -> Result<Option<[u8; 8]>, IngestError> {
         Err(e) => return Err(IngestError::io(&path, e)),
     };
     let key: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
-        IngestError::bad_data(path.display().to_string(), format!("holds {} bytes; Bitcoin Core writes an 8-byte key", bytes.len()))
+        IngestError::bad_data(
+            path.display().to_string(),
+            format!(
+                "holds {} bytes; Bitcoin Core writes an 8-byte key",
+                bytes.len()
+            ),
+        )
     })?;
     Ok(if key == [0; 8] { None } else { Some(key) })
 }

@@ -36,7 +36,10 @@ impl BulkOptions {
             network,
             commit_bytes: 64 << 20,
             window_blocks: 64,
-            writer: WriterOptions { durability: Durability::Unlogged, ..WriterOptions::default() },
+            writer: WriterOptions {
+                durability: Durability::Unlogged,
+                ..WriterOptions::default()
+            },
         }
     }
 }
@@ -57,7 +60,12 @@ pub struct IngestReport {
 type Parsed = Result<NewBlock, IngestError>;
 
 /// Ingests the most-work chain found in `dir` into `store`, continuing from the index's tip.
-pub fn ingest_blocks_dir(store: &Store, dir: &Path, opts: &BulkOptions, progress: &dyn Progress) -> Result<IngestReport, IngestError> {
+pub fn ingest_blocks_dir(
+    store: &Store,
+    dir: &Path,
+    opts: &BulkOptions,
+    progress: &dyn Progress,
+) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
     let blocks = BlocksDir::open(dir, opts.network)?;
     let mut writer = BtcWriter::new(store, opts.network, 0, opts.writer)?;
@@ -65,9 +73,16 @@ pub fn ingest_blocks_dir(store: &Store, dir: &Path, opts: &BulkOptions, progress
     let plan = plan(&locations, opts.network, &BtcIndex::new(store))?;
     drop(locations);
     if plan.orphans > 0 {
-        tracing::warn!(count = plan.orphans, "ignored blocks whose ancestry is neither in the block files nor in the index");
+        tracing::warn!(
+            count = plan.orphans,
+            "ignored blocks whose ancestry is neither in the block files nor in the index"
+        );
     }
-    let mut report = IngestReport { stale_blocks: plan.stale, orphan_blocks: plan.orphans, ..IngestReport::default() };
+    let mut report = IngestReport {
+        stale_blocks: plan.stale,
+        orphan_blocks: plan.orphans,
+        ..IngestReport::default()
+    };
     if let Some(fork) = plan.rollback_to {
         while writer.state().tip.is_some_and(|(h, _)| h > fork) {
             writer.rollback_tip()?;
@@ -80,7 +95,9 @@ pub fn ingest_blocks_dir(store: &Store, dir: &Path, opts: &BulkOptions, progress
     report.blocks = blocks_done;
     report.txs = txs;
     report.tip_height = state.tip.map(|(h, _)| h);
-    report.tip_hash = state.tip.map(|(_, h)| chaintrace_store::btc::display_hash(&h));
+    report.tip_hash = state
+        .tip
+        .map(|(_, h)| chaintrace_store::btc::display_hash(&h));
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -100,7 +117,10 @@ fn apply_all(
     let result = std::thread::scope(|s| {
         s.spawn(move || {
             for window in planned.chunks(opts.window_blocks.max(1)) {
-                let parsed: Vec<Parsed> = window.par_iter().map(|p| load(blocks, p, opts.network)).collect();
+                let parsed: Vec<Parsed> = window
+                    .par_iter()
+                    .map(|p| load(blocks, p, opts.network))
+                    .collect();
                 let failed = parsed.iter().any(Result::is_err);
                 if tx.send(parsed).is_err() || failed {
                     break;
@@ -135,10 +155,14 @@ fn apply_all(
 
 fn load(blocks: &BlocksDir, p: &PlannedBlock, network: Network) -> Parsed {
     let (raw, location) = match p.source {
-        BlockSource::File(loc) => (blocks.read_block(&loc)?, blocks.describe(loc.file, loc.offset)),
-        BlockSource::Genesis => {
-            (bitcoin::consensus::serialize(&genesis_block(network.to_bitcoin())), "built-in genesis block".into())
-        }
+        BlockSource::File(loc) => (
+            blocks.read_block(&loc)?,
+            blocks.describe(loc.file, loc.offset),
+        ),
+        BlockSource::Genesis => (
+            bitcoin::consensus::serialize(&genesis_block(network.to_bitcoin())),
+            "built-in genesis block".into(),
+        ),
     };
     parse_block(&raw, Some(p.hash), p.height, p.chainwork)
         .map_err(|reason| IngestError::bad_data(format!("block {} ({location})", p.height), reason))

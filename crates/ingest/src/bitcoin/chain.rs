@@ -55,21 +55,32 @@ struct Node {
 }
 
 /// Builds the plan for `locations` (in file order) against the index.
-pub fn plan(locations: &[BlockLocation], network: Network, index: &BtcIndex<'_>) -> Result<ChainPlan, IngestError> {
+pub fn plan(
+    locations: &[BlockLocation],
+    network: Network,
+    index: &BtcIndex<'_>,
+) -> Result<ChainPlan, IngestError> {
     let genesis = genesis_block(network.to_bitcoin());
     let genesis_hash = genesis.block_hash().to_byte_array();
     let (mut nodes, by_hash) = build_nodes(locations, &genesis);
     let roots = find_roots(&mut nodes, genesis_hash, index)?;
     let placed = place(&mut nodes, &by_hash, roots);
     let Some(best) = best_tip(&nodes) else {
-        return Ok(ChainPlan { orphans: nodes.len() - placed, ..ChainPlan::default() });
+        return Ok(ChainPlan {
+            orphans: nodes.len() - placed,
+            ..ChainPlan::default()
+        });
     };
     let orphans = nodes.len() - placed;
     let stale = placed - chain_len(&nodes, &by_hash, best);
     let index_work = index_tip_work(index)?;
     let best_work = nodes[best].placed.expect("placed").1;
     if index_work.is_some_and(|w| best_work <= w) {
-        return Ok(ChainPlan { orphans, stale, ..ChainPlan::default() });
+        return Ok(ChainPlan {
+            orphans,
+            stale,
+            ..ChainPlan::default()
+        });
     }
     let (apply, fork) = path_to_index(&nodes, &by_hash, best, index)?;
     let tip_height = index.state()?.and_then(|s| s.tip).map(|(h, _)| h);
@@ -83,7 +94,12 @@ pub fn plan(locations: &[BlockLocation], network: Network, index: &BtcIndex<'_>)
         }
         _ => None,
     };
-    Ok(ChainPlan { rollback_to, stale, orphans, apply })
+    Ok(ChainPlan {
+        rollback_to,
+        stale,
+        orphans,
+        apply,
+    })
 }
 
 /// Number of placed blocks from `tip` back to its root.
@@ -93,12 +109,18 @@ fn chain_len(nodes: &[Node], by_hash: &HashMap<[u8; 32], usize>, tip: usize) -> 
     while let Some(i) = cur {
         len += 1;
         let height = nodes[i].placed.map_or(0, |(h, _)| h);
-        cur = by_hash.get(&nodes[i].prev).copied().filter(|p| height > 0 && nodes[*p].placed.is_some());
+        cur = by_hash
+            .get(&nodes[i].prev)
+            .copied()
+            .filter(|p| height > 0 && nodes[*p].placed.is_some());
     }
     len
 }
 
-fn build_nodes(locations: &[BlockLocation], genesis: &bitcoin::Block) -> (Vec<Node>, HashMap<[u8; 32], usize>) {
+fn build_nodes(
+    locations: &[BlockLocation],
+    genesis: &bitcoin::Block,
+) -> (Vec<Node>, HashMap<[u8; 32], usize>) {
     let mut nodes = Vec::with_capacity(locations.len() + 1);
     let mut by_hash = HashMap::with_capacity(locations.len() + 1);
     let builtin = Node {
@@ -132,7 +154,11 @@ fn build_nodes(locations: &[BlockLocation], genesis: &bitcoin::Block) -> (Vec<No
 }
 
 /// Roots are the genesis, and blocks whose parent is already in the index.
-fn find_roots(nodes: &mut [Node], genesis_hash: [u8; 32], index: &BtcIndex<'_>) -> Result<Vec<usize>, IngestError> {
+fn find_roots(
+    nodes: &mut [Node],
+    genesis_hash: [u8; 32],
+    index: &BtcIndex<'_>,
+) -> Result<Vec<usize>, IngestError> {
     let mut roots = Vec::new();
     let in_files: std::collections::HashSet<[u8; 32]> = nodes.iter().map(|n| n.hash).collect();
     for (i, node) in nodes.iter_mut().enumerate() {
@@ -141,7 +167,9 @@ fn find_roots(nodes: &mut [Node], genesis_hash: [u8; 32], index: &BtcIndex<'_>) 
             roots.push(i);
         } else if !in_files.contains(&node.prev) {
             if let Some(h) = index.block_height(&node.prev)? {
-                let parent = index.block(h)?.ok_or_else(|| IngestError::bad_data("index", format!("block {h} is missing")))?;
+                let parent = index.block(h)?.ok_or_else(|| {
+                    IngestError::bad_data("index", format!("block {h} is missing"))
+                })?;
                 node.placed = Some((h + 1, Work::from_be_bytes(parent.chainwork) + node.work));
                 roots.push(i);
             }
@@ -163,7 +191,11 @@ fn place(nodes: &mut [Node], by_hash: &HashMap<[u8; 32], usize>, roots: Vec<usiz
     while let Some(i) = queue.pop_front() {
         placed += 1;
         let (height, work) = nodes[i].placed.expect("queued nodes are placed");
-        for &c in children.get(&nodes[i].hash).map(Vec::as_slice).unwrap_or(&[]) {
+        for &c in children
+            .get(&nodes[i].hash)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
             if nodes[c].placed.is_none() {
                 nodes[c].placed = Some((height + 1, work + nodes[c].work));
                 queue.push_back(c);
@@ -187,8 +219,12 @@ fn best_tip(nodes: &[Node]) -> Option<usize> {
 }
 
 fn index_tip_work(index: &BtcIndex<'_>) -> Result<Option<Work>, IngestError> {
-    let Some((h, _)) = index.state()?.and_then(|s| s.tip) else { return Ok(None) };
-    let rec = index.block(h)?.ok_or_else(|| IngestError::bad_data("index", format!("tip block {h} is missing")))?;
+    let Some((h, _)) = index.state()?.and_then(|s| s.tip) else {
+        return Ok(None);
+    };
+    let rec = index
+        .block(h)?
+        .ok_or_else(|| IngestError::bad_data("index", format!("tip block {h} is missing")))?;
     Ok(Some(Work::from_be_bytes(rec.chainwork)))
 }
 
@@ -211,7 +247,12 @@ fn path_to_index(
             break;
         }
         let source = n.loc.map_or(BlockSource::Genesis, BlockSource::File);
-        path.push(PlannedBlock { height, hash: n.hash, chainwork: work.to_be_bytes(), source });
+        path.push(PlannedBlock {
+            height,
+            hash: n.hash,
+            chainwork: work.to_be_bytes(),
+            source,
+        });
         cur = by_hash.get(&n.prev).copied().filter(|_| height > 0);
         if cur.is_none() && height > 0 {
             fork = Some(height - 1); // rooted on a block of the index

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bitcoin::hashes::Hash;
 use bitcoin::pow::Work;
-use chaintrace_store::btc::{display_hash, BtcIndex, BtcWriter, ExternalPrevouts, NewBlock, WriterOptions};
+use chaintrace_store::btc::{display_hash, BtcWriter, ExternalPrevouts, NewBlock, WriterOptions};
 use chaintrace_store::Store;
 
 use super::bulk::IngestReport;
@@ -30,12 +30,23 @@ pub struct FollowOptions {
 
 impl Default for FollowOptions {
     fn default() -> Self {
-        FollowOptions { once: true, poll: Duration::from_secs(5), start_height: 0, stop_height: None, writer: WriterOptions::default() }
+        FollowOptions {
+            once: true,
+            poll: Duration::from_secs(5),
+            start_height: 0,
+            stop_height: None,
+            writer: WriterOptions::default(),
+        }
     }
 }
 
 /// Ingests the node's active chain and keeps following it (unless `once`).
-pub fn follow_rest(store: &Store, client: &RestClient, opts: &FollowOptions, progress: &dyn Progress) -> Result<IngestReport, IngestError> {
+pub fn follow_rest(
+    store: &Store,
+    client: &RestClient,
+    opts: &FollowOptions,
+    progress: &dyn Progress,
+) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
     let info = client.chain_info()?;
     let network = info.network()?;
@@ -54,7 +65,8 @@ pub fn follow_rest(store: &Store, client: &RestClient, opts: &FollowOptions, pro
         report.tip_height = state.tip.map(|(h, _)| h);
         report.tip_hash = state.tip.map(|(_, h)| display_hash(&h));
         report.seconds = started.elapsed().as_secs_f64();
-        let done = caught_up && (opts.once || opts.stop_height.is_some_and(|s| state.next_height() > s));
+        let done =
+            caught_up && (opts.once || opts.stop_height.is_some_and(|s| state.next_height() > s));
         if done {
             return Ok(report);
         }
@@ -85,22 +97,42 @@ fn reconcile(writer: &mut BtcWriter<'_>, client: &RestClient) -> Result<u32, Ing
 }
 
 /// Applies blocks up to `target`. Returns false if the node's chain changed underneath us.
-fn catch_up(writer: &mut BtcWriter<'_>, client: &RestClient, target: u32, report: &mut IngestReport, progress: &dyn Progress) -> Result<bool, IngestError> {
+fn catch_up(
+    writer: &mut BtcWriter<'_>,
+    client: &RestClient,
+    target: u32,
+    report: &mut IngestReport,
+    progress: &dyn Progress,
+) -> Result<bool, IngestError> {
     let first = writer.state().next_height();
     if first > target {
         return Ok(true);
     }
-    progress.start("following node", Some(u64::from(target - first + 1)), "blocks");
+    progress.start(
+        "following node",
+        Some(u64::from(target - first + 1)),
+        "blocks",
+    );
     for height in first..=target {
-        let Some(hash) = client.block_hash(height)? else { return Ok(finish(progress, false)) };
+        let Some(hash) = client.block_hash(height)? else {
+            return Ok(finish(progress, false));
+        };
         let block = client.block(&hash)?;
         let parent = block.header.prev_blockhash.to_byte_array();
         if writer.state().tip.is_some_and(|(_, tip)| tip != parent) {
             return Ok(finish(progress, false));
         }
-        let chainwork = chainwork_after(writer, &block.header)?;
-        let new = block_to_new(&block, height, chainwork)
-            .map_err(|r| IngestError::bad_data(format!("block {height} ({}) from {}", display_hash(&hash), client.base()), r))?;
+        let chainwork = chainwork_after(writer, &block.header);
+        let new = block_to_new(&block, height, chainwork).map_err(|r| {
+            IngestError::bad_data(
+                format!(
+                    "block {height} ({}) from {}",
+                    display_hash(&hash),
+                    client.base()
+                ),
+                r,
+            )
+        })?;
         let external = fetch_external(writer, client, &new)?;
         writer.apply_block(&new, &external)?;
         writer.commit()?;
@@ -117,16 +149,18 @@ fn finish(progress: &dyn Progress, v: bool) -> bool {
 }
 
 /// Cumulative work including `header`. A partial index counts work from its first block.
-fn chainwork_after(writer: &BtcWriter<'_>, header: &bitcoin::block::Header) -> Result<[u8; 32], IngestError> {
-    let prev = match writer.state().tip {
-        Some((h, _)) => BtcIndex::new(writer.store()).block(h)?.map(|b| Work::from_be_bytes(b.chainwork)),
-        None => None,
-    };
-    Ok(prev.map_or(header.work(), |w| w + header.work()).to_be_bytes())
+fn chainwork_after(writer: &BtcWriter<'_>, header: &bitcoin::block::Header) -> [u8; 32] {
+    let prev = writer.tip_chainwork().map(Work::from_be_bytes);
+    prev.map_or(header.work(), |w| w + header.work())
+        .to_be_bytes()
 }
 
 /// Prevouts of a partial index that lie below its start height, fetched from the node.
-fn fetch_external(writer: &mut BtcWriter<'_>, client: &RestClient, block: &NewBlock) -> Result<ExternalPrevouts, IngestError> {
+fn fetch_external(
+    writer: &mut BtcWriter<'_>,
+    client: &RestClient,
+    block: &NewBlock,
+) -> Result<ExternalPrevouts, IngestError> {
     let unknown = writer.unknown_prevouts(block)?;
     let mut external = ExternalPrevouts::new();
     if unknown.is_empty() || writer.state().start_height == 0 {

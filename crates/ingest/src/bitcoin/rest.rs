@@ -27,7 +27,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { attempts: 5, first_backoff: Duration::from_millis(200), timeout: Duration::from_secs(60) }
+        RetryPolicy {
+            attempts: 5,
+            first_backoff: Duration::from_millis(200),
+            timeout: Duration::from_secs(60),
+        }
     }
 }
 
@@ -41,7 +45,12 @@ pub struct ChainInfo {
 
 impl ChainInfo {
     pub fn network(&self) -> Result<Network, IngestError> {
-        self.chain.parse().map_err(|_| IngestError::bad_data("/rest/chaininfo.json", format!("unknown chain {:?}", self.chain)))
+        self.chain.parse().map_err(|_| {
+            IngestError::bad_data(
+                "/rest/chaininfo.json",
+                format!("unknown chain {:?}", self.chain),
+            )
+        })
     }
 }
 
@@ -66,7 +75,11 @@ impl RestClient {
             .http_status_as_error(false)
             .build()
             .into();
-        RestClient { base: base.trim_end_matches('/').to_string(), agent, retry }
+        RestClient {
+            base: base.trim_end_matches('/').to_string(),
+            agent,
+            retry,
+        }
     }
 
     pub fn base(&self) -> &str {
@@ -85,13 +98,22 @@ impl RestClient {
             match self.agent.get(&url).call() {
                 Ok(mut resp) => {
                     let status = resp.status().as_u16();
-                    let body = resp.body_mut().with_config().limit(MAX_RESPONSE).read_to_vec();
+                    let body = resp
+                        .body_mut()
+                        .with_config()
+                        .limit(MAX_RESPONSE)
+                        .read_to_vec();
                     match (status, body) {
                         (200, Ok(b)) => return Ok(Fetch::Body(b)),
                         (404, _) => return Ok(Fetch::NotFound),
-                        (s, Ok(b)) if s >= 500 => last = format!("HTTP {s}: {}", String::from_utf8_lossy(&b).trim()),
+                        (s, Ok(b)) if s >= 500 => {
+                            last = format!("HTTP {s}: {}", String::from_utf8_lossy(&b).trim())
+                        }
                         (s, Ok(b)) => {
-                            return Err(IngestError::bad_data(url, format!("HTTP {s}: {}", String::from_utf8_lossy(&b).trim())))
+                            return Err(IngestError::bad_data(
+                                url,
+                                format!("HTTP {s}: {}", String::from_utf8_lossy(&b).trim()),
+                            ))
                         }
                         (_, Err(e)) => last = e.to_string(),
                     }
@@ -100,7 +122,10 @@ impl RestClient {
             }
             tracing::debug!(%url, attempt, error = %last, "REST request failed");
         }
-        Err(IngestError::Unavailable { url: self.base.clone(), reason: format!("GET {path}: {last}") })
+        Err(IngestError::Unavailable {
+            url: self.base.clone(),
+            reason: format!("GET {path}: {last}"),
+        })
     }
 
     fn get_required(&self, path: &str) -> Result<Vec<u8>, IngestError> {
@@ -108,13 +133,24 @@ impl RestClient {
             Fetch::Body(b) => Ok(b),
             Fetch::NotFound => Err(IngestError::Unavailable {
                 url: self.base.clone(),
-                reason: format!("GET {path} returned 404 (is the REST interface enabled with -rest?)"),
+                reason: format!(
+                    "GET {path} returned 404 (is the REST interface enabled with -rest?)"
+                ),
             }),
         }
     }
 
-    fn json<T: serde::de::DeserializeOwned>(&self, path: &str, body: &[u8]) -> Result<T, IngestError> {
-        serde_json::from_slice(body).map_err(|e| IngestError::bad_data(format!("{}{path}", self.base), format!("unexpected JSON: {e}")))
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &[u8],
+    ) -> Result<T, IngestError> {
+        serde_json::from_slice(body).map_err(|e| {
+            IngestError::bad_data(
+                format!("{}{path}", self.base),
+                format!("unexpected JSON: {e}"),
+            )
+        })
     }
 
     pub fn chain_info(&self) -> Result<ChainInfo, IngestError> {
@@ -135,7 +171,9 @@ impl RestClient {
             Fetch::NotFound => return Ok(None),
         };
         let reply: Reply = self.json(&path, &body)?;
-        parse_hash(&reply.blockhash).map(Some).ok_or_else(|| IngestError::bad_data(path, "blockhash is not a 64-digit hex hash"))
+        parse_hash(&reply.blockhash)
+            .map(Some)
+            .ok_or_else(|| IngestError::bad_data(path, "blockhash is not a 64-digit hex hash"))
     }
 
     /// The block with `hash`, as raw bytes when the node serves them, else rebuilt from JSON
@@ -144,16 +182,24 @@ impl RestClient {
         let shown = display_hash(hash);
         let bin_path = format!("/rest/block/{shown}.bin");
         let block = match self.get(&bin_path)? {
-            Fetch::Body(raw) => bitcoin::consensus::deserialize::<Block>(&raw)
-                .map_err(|e| IngestError::bad_data(format!("{}{bin_path}", self.base), format!("malformed block: {e}")))?,
+            Fetch::Body(raw) => bitcoin::consensus::deserialize::<Block>(&raw).map_err(|e| {
+                IngestError::bad_data(
+                    format!("{}{bin_path}", self.base),
+                    format!("malformed block: {e}"),
+                )
+            })?,
             Fetch::NotFound => {
                 let path = format!("/rest/block/{shown}.json");
                 let body = self.get_required(&path)?;
-                block_from_json(&self.json(&path, &body)?).map_err(|r| IngestError::bad_data(format!("{}{path}", self.base), r))?
+                block_from_json(&self.json(&path, &body)?)
+                    .map_err(|r| IngestError::bad_data(format!("{}{path}", self.base), r))?
             }
         };
         if block.block_hash().to_byte_array() != *hash {
-            return Err(IngestError::bad_data(format!("{}{bin_path}", self.base), "the served block does not hash to the requested hash"));
+            return Err(IngestError::bad_data(
+                format!("{}{bin_path}", self.base),
+                "the served block does not hash to the requested hash",
+            ));
         }
         Ok(block)
     }
@@ -176,13 +222,22 @@ impl RestClient {
         };
         let reply: Reply = self.json(&path, &body)?;
         let bad = |r: String| IngestError::bad_data(format!("{}{path}", self.base), r);
-        let tx: Transaction = decode_hex(&reply.hex).and_then(|b| bitcoin::consensus::deserialize(&b).map_err(|e| e.to_string())).map_err(bad)?;
+        let tx: Transaction = decode_hex(&reply.hex)
+            .and_then(|b| bitcoin::consensus::deserialize(&b).map_err(|e| e.to_string()))
+            .map_err(bad)?;
         if tx.compute_txid().to_byte_array() != *txid {
             return Err(bad("the served transaction has a different txid".into()));
         }
-        let out = tx.output.get(vout as usize).ok_or_else(|| bad(format!("has no output {vout}")))?;
+        let out = tx
+            .output
+            .get(vout as usize)
+            .ok_or_else(|| bad(format!("has no output {vout}")))?;
         let (kind, addr) = classify(&out.script_pubkey);
-        Ok(NewOutput { value: out.value.to_sat(), kind, addr })
+        Ok(NewOutput {
+            value: out.value.to_sat(),
+            kind,
+            addr,
+        })
     }
 }
 
@@ -192,12 +247,16 @@ fn parse_hash(s: &str) -> Option<[u8; 32]> {
 
 fn decode_hex(s: &str) -> Result<Vec<u8>, String> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err("odd-length hex".into());
     }
     (0..s.len())
         .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|d| u8::from_str_radix(d, 16).ok()).ok_or_else(|| "invalid hex".to_string()))
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|d| u8::from_str_radix(d, 16).ok())
+                .ok_or_else(|| "invalid hex".to_string())
+        })
         .collect()
 }
 
@@ -206,13 +265,25 @@ fn block_from_json(v: &serde_json::Value) -> Result<Block, String> {
     let field = |k: &str| v.get(k).ok_or_else(|| format!("missing field {k:?}"));
     let hash_field = |k: &str| -> Result<BlockHash, String> {
         match v.get(k).and_then(|h| h.as_str()) {
-            Some(s) => parse_hash(s).map(BlockHash::from_byte_array).ok_or_else(|| format!("{k} is not a hash")),
+            Some(s) => parse_hash(s)
+                .map(BlockHash::from_byte_array)
+                .ok_or_else(|| format!("{k} is not a hash")),
             None => Ok(BlockHash::all_zeros()),
         }
     };
-    let int = |k: &str| field(k)?.as_i64().ok_or_else(|| format!("{k} is not an integer"));
-    let bits = field("bits")?.as_str().and_then(|b| u32::from_str_radix(b, 16).ok()).ok_or("bits is not hex")?;
-    let merkle = field("merkleroot")?.as_str().and_then(parse_hash).ok_or("merkleroot is not a hash")?;
+    let int = |k: &str| {
+        field(k)?
+            .as_i64()
+            .ok_or_else(|| format!("{k} is not an integer"))
+    };
+    let bits = field("bits")?
+        .as_str()
+        .and_then(|b| u32::from_str_radix(b, 16).ok())
+        .ok_or("bits is not hex")?;
+    let merkle = field("merkleroot")?
+        .as_str()
+        .and_then(parse_hash)
+        .ok_or("merkleroot is not a hash")?;
     let header = Header {
         version: Version::from_consensus(int("version")? as i32),
         prev_blockhash: hash_field("previousblockhash")?,
@@ -226,8 +297,12 @@ fn block_from_json(v: &serde_json::Value) -> Result<Block, String> {
         .ok_or("tx is not an array")?
         .iter()
         .map(|t| {
-            let hex = t.get("hex").and_then(|h| h.as_str()).ok_or("a transaction has no hex (use full tx details)")?;
-            bitcoin::consensus::deserialize(&decode_hex(hex)?).map_err(|e| format!("malformed transaction: {e}"))
+            let hex = t
+                .get("hex")
+                .and_then(|h| h.as_str())
+                .ok_or("a transaction has no hex (use full tx details)")?;
+            bitcoin::consensus::deserialize(&decode_hex(hex)?)
+                .map_err(|e| format!("malformed transaction: {e}"))
         })
         .collect::<Result<Vec<Transaction>, String>>()?;
     Ok(Block { header, txdata })

@@ -4,8 +4,9 @@
 //! capacity, the old generation is dropped whole and the young one takes its place. The writer
 //! only rotates right after a commit, so nothing dropped is ever missing from the database.
 
-use std::collections::HashMap;
 use std::hash::Hash;
+
+use rustc_hash::FxHashMap as HashMap;
 
 pub struct GenCache<K, V> {
     young: HashMap<K, V>,
@@ -15,7 +16,11 @@ pub struct GenCache<K, V> {
 
 impl<K: Hash + Eq + Clone, V> GenCache<K, V> {
     pub fn new(capacity: usize) -> Self {
-        GenCache { young: HashMap::new(), old: HashMap::new(), capacity: capacity.max(2) }
+        GenCache {
+            young: HashMap::default(),
+            old: HashMap::default(),
+            capacity: capacity.max(2),
+        }
     }
 
     pub fn get(&mut self, k: &K) -> Option<&mut V> {

@@ -27,7 +27,9 @@ impl<'s> BtcIndex<'s> {
 
     /// The network this index holds, once anything was ingested.
     pub fn network(&self) -> Result<Option<Network>, StoreError> {
-        let Some(raw) = self.store.get::<Meta>(&MetaKey::BtcNetwork)? else { return Ok(None) };
+        let Some(raw) = self.store.get::<Meta>(&MetaKey::BtcNetwork)? else {
+            return Ok(None);
+        };
         let name = String::from_utf8_lossy(&raw);
         name.parse().map(Some).map_err(|_| StoreError::Corrupt {
             table: "meta",
@@ -37,12 +39,16 @@ impl<'s> BtcIndex<'s> {
     }
 
     pub fn state(&self) -> Result<Option<ChainState>, StoreError> {
-        let Some(raw) = self.store.get::<Meta>(&MetaKey::BtcState)? else { return Ok(None) };
-        ChainState::decode(&raw).map(Some).map_err(|source| StoreError::Corrupt {
-            table: "meta",
-            key: "btc.state".into(),
-            source,
-        })
+        let Some(raw) = self.store.get::<Meta>(&MetaKey::BtcState)? else {
+            return Ok(None);
+        };
+        ChainState::decode(&raw)
+            .map(Some)
+            .map_err(|source| StoreError::Corrupt {
+                table: "meta",
+                key: "btc.state".into(),
+                source,
+            })
     }
 
     pub fn block(&self, height: u32) -> Result<Option<BlockRecord>, StoreError> {
@@ -51,7 +57,10 @@ impl<'s> BtcIndex<'s> {
 
     /// Height of an active-chain block, by hash (internal byte order).
     pub fn block_height(&self, hash: &[u8; 32]) -> Result<Option<u32>, StoreError> {
-        Ok(self.store.get::<BtcBlockHeights>(&Hash32(*hash))?.map(|h| h.0))
+        Ok(self
+            .store
+            .get::<BtcBlockHeights>(&Hash32(*hash))?
+            .map(|h| h.0))
     }
 
     pub fn tx_num(&self, txid: &[u8; 32]) -> Result<Option<TxNum>, StoreError> {
@@ -63,7 +72,9 @@ impl<'s> BtcIndex<'s> {
     }
 
     pub fn tx_by_txid(&self, txid: &[u8; 32]) -> Result<Option<(TxNum, TxRecord)>, StoreError> {
-        let Some(num) = self.tx_num(txid)? else { return Ok(None) };
+        let Some(num) = self.tx_num(txid)? else {
+            return Ok(None);
+        };
         Ok(self.tx(num)?.map(|t| (num, t)))
     }
 
@@ -85,7 +96,11 @@ impl<'s> BtcIndex<'s> {
         &self,
         addr: AddrId,
     ) -> impl Iterator<Item = Result<(TxNum, u32, u64), StoreError>> + 's {
-        let start = AddrOutput { addr, tx: TxNum(0), vout: 0 };
+        let start = AddrOutput {
+            addr,
+            tx: TxNum(0),
+            vout: 0,
+        };
         self.store
             .iter_from::<BtcAddrOutputs>(Some(&start))
             .take_while(move |r| r.as_ref().map_or(true, |(k, _)| k.addr == addr))

@@ -6,7 +6,7 @@
 //! The second assigns ids and emits rows into the pending batch. Blocks accumulate in the batch
 //! until [`BtcWriter::commit`], which writes them together with the cursor.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use chaintrace_model::btc::{AddrKey, ScriptKind};
 use chaintrace_model::{AddrId, Network, TxNum};
@@ -22,7 +22,7 @@ use crate::tables::{
     BtcSpends, BtcTxids, BtcTxs, BtcUndo, BtcUtxos, Hash32, Height, Meta, MetaKey, OutPointNum,
     OutPointTxid,
 };
-use crate::{Batch, Durability, Store, StoreError};
+use crate::{BackgroundWriter, Batch, Durability, Store, StoreError};
 
 /// Sizing and durability of a [`BtcWriter`].
 #[derive(Clone, Copy, Debug)]
@@ -72,10 +72,15 @@ pub struct BtcWriter<'s> {
     addrs: GenCache<AddrKey, AddrId>,
     /// Outputs created since the last commit; written to `btc_utxos` at commit if still unspent.
     dirty: Vec<OutPointTxid>,
-    /// Coinbase txids written since the last commit (duplicate coinbases must see them).
+    /// Coinbase txids of the batch being built and of the batch in flight, which a duplicate
+    /// coinbase must see although the database may not have them yet.
     pending_coinbases: HashMap<[u8; 32], TxNum>,
+    in_flight_coinbases: HashMap<[u8; 32], TxNum>,
     pending_blocks: u32,
     durability: Durability,
+    writes: BackgroundWriter,
+    /// Cumulative work at the tip (the database may still be writing the tip's record).
+    tip_chainwork: Option<[u8; 32]>,
 }
 
 impl<'s> BtcWriter<'s> {
@@ -98,7 +103,13 @@ impl<'s> BtcWriter<'s> {
             Some(_) => true,
             None => false,
         };
-        let state = index.state()?.unwrap_or_else(|| ChainState::empty(start_height));
+        let state = index
+            .state()?
+            .unwrap_or_else(|| ChainState::empty(start_height));
+        let tip_chainwork = match state.tip {
+            Some((h, _)) => index.block(h)?.map(|b| b.chainwork),
+            None => None,
+        };
         Ok(BtcWriter {
             store,
             network,
@@ -108,9 +119,12 @@ impl<'s> BtcWriter<'s> {
             utxos: GenCache::new(opts.utxo_cache_entries),
             addrs: GenCache::new(opts.addr_cache_entries),
             dirty: Vec::new(),
-            pending_coinbases: HashMap::new(),
+            pending_coinbases: HashMap::default(),
+            in_flight_coinbases: HashMap::default(),
             pending_blocks: 0,
             durability: opts.durability,
+            writes: store.background_writer()?,
+            tip_chainwork,
         })
     }
 
@@ -127,6 +141,11 @@ impl<'s> BtcWriter<'s> {
         self.store
     }
 
+    /// Cumulative work of the chain up to the tip (including blocks not yet committed).
+    pub fn tip_chainwork(&self) -> Option<[u8; 32]> {
+        self.tip_chainwork
+    }
+
     /// Blocks applied since the last commit.
     pub fn pending_blocks(&self) -> u32 {
         self.pending_blocks
@@ -139,7 +158,10 @@ impl<'s> BtcWriter<'s> {
 
     /// Prevouts of `block` that are neither in the index nor created earlier in the block:
     /// the ones a partial index must fetch from a node.
-    pub fn unknown_prevouts(&mut self, block: &NewBlock) -> Result<Vec<([u8; 32], u32)>, StoreError> {
+    pub fn unknown_prevouts(
+        &mut self,
+        block: &NewBlock,
+    ) -> Result<Vec<([u8; 32], u32)>, StoreError> {
         let in_block: HashSet<[u8; 32]> = block.txs.iter().map(|t| t.txid).collect();
         let candidates: Vec<OutPointTxid> = block
             .txs
@@ -159,13 +181,21 @@ impl<'s> BtcWriter<'s> {
     }
 
     /// Applies the next block. On error nothing has changed.
-    pub fn apply_block(&mut self, block: &NewBlock, external: &ExternalPrevouts) -> Result<(), StoreError> {
+    pub fn apply_block(
+        &mut self,
+        block: &NewBlock,
+        external: &ExternalPrevouts,
+    ) -> Result<(), StoreError> {
         self.check_linkage(block)?;
         let sources = self.resolve_inputs(block, external)?;
         self.load_addresses(block, &sources)?;
         let prev_state = self.state;
         let first_tx = TxNum(self.state.next_tx);
-        let mut undo = UndoRecord { prev_state, replaced_txids: Vec::new(), replaced_utxos: Vec::new() };
+        let mut undo = UndoRecord {
+            prev_state,
+            replaced_txids: Vec::new(),
+            replaced_utxos: Vec::new(),
+        };
         let mut sources = sources.into_iter();
         for tx in &block.txs {
             self.apply_tx(block.height, tx, &mut sources, &mut undo)?;
@@ -180,16 +210,21 @@ impl<'s> BtcWriter<'s> {
             chainwork: block.chainwork,
         };
         let h = Height(block.height);
-        self.store.put::<BtcBlocks>(&mut self.batch, &h, &rec);
-        self.store.put::<BtcBlockHeights>(&mut self.batch, &Hash32(block.hash), &h);
-        self.store.put::<BtcUndo>(&mut self.batch, &h, &undo);
+        self.batch.put::<BtcBlocks>(&h, &rec);
+        self.batch.put::<BtcBlockHeights>(&Hash32(block.hash), &h);
+        self.batch.put::<BtcUndo>(&h, &undo);
         self.state.tip = Some((block.height, block.hash));
+        self.tip_chainwork = Some(block.chainwork);
         self.pending_blocks += 1;
         Ok(())
     }
 
     fn bad(&self, block: &NewBlock, reason: String) -> StoreError {
-        StoreError::BadBlock { height: block.height, hash: display_hash(&block.hash), reason }
+        StoreError::BadBlock {
+            height: block.height,
+            hash: display_hash(&block.hash),
+            reason,
+        }
     }
 
     fn check_linkage(&self, block: &NewBlock) -> Result<(), StoreError> {
@@ -201,27 +236,47 @@ impl<'s> BtcWriter<'s> {
             if block.prev_hash != tip {
                 return Err(self.bad(
                     block,
-                    format!("its parent {} is not the index tip {}", display_hash(&block.prev_hash), display_hash(&tip)),
+                    format!(
+                        "its parent {} is not the index tip {}",
+                        display_hash(&block.prev_hash),
+                        display_hash(&tip)
+                    ),
                 ));
             }
         }
-        if block.txs.first().is_none_or(|t| !t.coinbase) || block.txs.iter().skip(1).any(|t| t.coinbase) {
-            return Err(self.bad(block, "the first transaction, and only it, must be a coinbase".into()));
+        if block.txs.first().is_none_or(|t| !t.coinbase)
+            || block.txs.iter().skip(1).any(|t| t.coinbase)
+        {
+            return Err(self.bad(
+                block,
+                "the first transaction, and only it, must be a coinbase".into(),
+            ));
         }
         Ok(())
     }
 
     /// Pass one: finds every prevout and checks that no transaction creates value.
-    fn resolve_inputs(&mut self, block: &NewBlock, external: &ExternalPrevouts) -> Result<Vec<Source>, StoreError> {
-        let mut in_block: HashMap<[u8; 32], usize> = HashMap::with_capacity(block.txs.len());
-        let mut consumed: HashSet<OutPointTxid> = HashSet::new();
+    fn resolve_inputs(
+        &mut self,
+        block: &NewBlock,
+        external: &ExternalPrevouts,
+    ) -> Result<Vec<Source>, StoreError> {
+        let mut in_block: HashMap<[u8; 32], usize> = HashMap::default();
+        let mut consumed: HashSet<OutPointTxid> = HashSet::default();
         let mut sources: Vec<Option<Source>> = Vec::new();
         let mut to_fetch: Vec<(usize, OutPointTxid)> = Vec::new();
         for (i, tx) in block.txs.iter().enumerate() {
             for (j, &(txid, vout)) in tx.inputs.iter().enumerate() {
                 let key = OutPointTxid { txid, vout };
                 if !consumed.insert(key) {
-                    return Err(self.bad(block, format!("tx {} input {j} double-spends {}:{vout}", display_hash(&tx.txid), display_hash(&txid))));
+                    return Err(self.bad(
+                        block,
+                        format!(
+                            "tx {} input {j} double-spends {}:{vout}",
+                            display_hash(&tx.txid),
+                            display_hash(&txid)
+                        ),
+                    ));
                 }
                 match in_block.get(&txid) {
                     Some(&k) => {
@@ -247,20 +302,28 @@ impl<'s> BtcWriter<'s> {
                 Some(rec) => Source::Stored(rec),
                 None => match external.get(&(key.txid, key.vout)) {
                     Some(out) => Source::External(*out),
-                    None => {
-                        return Err(self.bad(block, format!("an input spends {}:{}, which is not an unspent output in the index", display_hash(&key.txid), key.vout)))
-                    }
+                    None => return Err(self.bad(
+                        block,
+                        format!(
+                            "an input spends {}:{}, which is not an unspent output in the index",
+                            display_hash(&key.txid),
+                            key.vout
+                        ),
+                    )),
                 },
             });
         }
-        let sources: Vec<Source> = sources.into_iter().map(|s| s.expect("every slot resolved")).collect();
+        let sources: Vec<Source> = sources
+            .into_iter()
+            .map(|s| s.expect("every slot resolved"))
+            .collect();
         self.check_values(block, &sources)?;
         Ok(sources)
     }
 
     /// Sums each transaction's inputs and outputs without overflow and rejects value creation.
     fn check_values(&mut self, block: &NewBlock, sources: &[Source]) -> Result<(), StoreError> {
-        let mut created: HashMap<OutPointTxid, u64> = HashMap::new();
+        let mut created: HashMap<OutPointTxid, u64> = HashMap::default();
         let mut next = 0;
         for tx in &block.txs {
             let mut total_in: u64 = 0;
@@ -275,15 +338,31 @@ impl<'s> BtcWriter<'s> {
                     },
                 };
                 next += 1;
-                total_in = total_in.checked_add(value).ok_or_else(|| self.bad(block, "input values overflow".into()))?;
+                total_in = total_in
+                    .checked_add(value)
+                    .ok_or_else(|| self.bad(block, "input values overflow".into()))?;
             }
             let mut total_out: u64 = 0;
             for (vout, o) in tx.outputs.iter().enumerate() {
-                total_out = total_out.checked_add(o.value).ok_or_else(|| self.bad(block, "output values overflow".into()))?;
-                created.insert(OutPointTxid { txid: tx.txid, vout: vout as u32 }, o.value);
+                total_out = total_out
+                    .checked_add(o.value)
+                    .ok_or_else(|| self.bad(block, "output values overflow".into()))?;
+                created.insert(
+                    OutPointTxid {
+                        txid: tx.txid,
+                        vout: vout as u32,
+                    },
+                    o.value,
+                );
             }
             if !tx.coinbase && total_out > total_in {
-                return Err(self.bad(block, format!("tx {} spends {total_out} sat but its inputs hold only {total_in}", display_hash(&tx.txid))));
+                return Err(self.bad(
+                    block,
+                    format!(
+                        "tx {} spends {total_out} sat but its inputs hold only {total_in}",
+                        display_hash(&tx.txid)
+                    ),
+                ));
             }
         }
         Ok(())
@@ -295,10 +374,15 @@ impl<'s> BtcWriter<'s> {
             Source::External(o) => o.addr,
             _ => None,
         });
-        let outputs = block.txs.iter().flat_map(|t| t.outputs.iter().filter_map(|o| o.addr));
-        let mut seen = HashSet::new();
-        let missing: Vec<AddrKey> =
-            external.chain(outputs).filter(|k| !self.addrs.contains(k) && seen.insert(*k)).collect();
+        let outputs = block
+            .txs
+            .iter()
+            .flat_map(|t| t.outputs.iter().filter_map(|o| o.addr));
+        let mut seen = HashSet::default();
+        let missing: Vec<AddrKey> = external
+            .chain(outputs)
+            .filter(|k| !self.addrs.contains(k) && seen.insert(*k))
+            .collect();
         let found = self.store.multi_get::<BtcAddrs>(&missing)?;
         for (k, id) in missing.into_iter().zip(found) {
             if let Some(id) = id {
@@ -316,8 +400,8 @@ impl<'s> BtcWriter<'s> {
         }
         let id = AddrId(self.state.next_addr);
         self.state.next_addr += 1;
-        self.store.put::<BtcAddrs>(&mut self.batch, &key, &id);
-        self.store.put::<BtcAddrKeys>(&mut self.batch, &id, &key);
+        self.batch.put::<BtcAddrs>(&key, &id);
+        self.batch.put::<BtcAddrKeys>(&id, &key);
         self.addrs.insert(key, id);
         id
     }
@@ -356,12 +440,18 @@ impl<'s> BtcWriter<'s> {
             inputs,
             outputs,
         };
-        self.store.put::<BtcTxids>(&mut self.batch, &Hash32(tx.txid), &num);
-        self.store.put::<BtcTxs>(&mut self.batch, &num, &rec);
+        self.batch.put::<BtcTxids>(&Hash32(tx.txid), &num);
+        self.batch.put::<BtcTxs>(&num, &rec);
         Ok(())
     }
 
-    fn spend(&mut self, spender: TxNum, input: u32, key: OutPointTxid, source: Source) -> InputRecord {
+    fn spend(
+        &mut self,
+        spender: TxNum,
+        input: u32,
+        key: OutPointTxid,
+        source: Source,
+    ) -> InputRecord {
         let (rec, persisted) = match source {
             Source::Cached => {
                 let c = self.utxos.remove(&key).expect("pass one saw this output");
@@ -370,44 +460,95 @@ impl<'s> BtcWriter<'s> {
             Source::Stored(rec) => (rec, true),
             Source::External(out) => {
                 let addr = self.addr_id(out.addr);
-                return InputRecord { prev_tx: PrevTx::External(key.txid), vout: key.vout, value: out.value, addr, kind: out.kind };
+                return InputRecord {
+                    prev_tx: PrevTx::External(key.txid),
+                    vout: key.vout,
+                    value: out.value,
+                    addr,
+                    kind: out.kind,
+                };
             }
         };
         if persisted {
-            self.store.delete::<BtcUtxos>(&mut self.batch, &key);
+            self.batch.delete::<BtcUtxos>(&key);
         }
-        let spent = OutPointNum { tx: rec.tx, vout: key.vout };
-        self.store.put::<BtcSpends>(&mut self.batch, &spent, &SpendRecord { tx: spender, input });
-        InputRecord { prev_tx: PrevTx::Indexed(rec.tx), vout: key.vout, value: rec.value, addr: rec.addr, kind: rec.kind }
+        let spent = OutPointNum {
+            tx: rec.tx,
+            vout: key.vout,
+        };
+        self.batch
+            .put::<BtcSpends>(&spent, &SpendRecord { tx: spender, input });
+        InputRecord {
+            prev_tx: PrevTx::Indexed(rec.tx),
+            vout: key.vout,
+            value: rec.value,
+            addr: rec.addr,
+            kind: rec.kind,
+        }
     }
 
-    fn create_output(&mut self, tx: TxNum, txid: [u8; 32], vout: u32, o: &NewOutput) -> OutputRecord {
+    fn create_output(
+        &mut self,
+        tx: TxNum,
+        txid: [u8; 32],
+        vout: u32,
+        o: &NewOutput,
+    ) -> OutputRecord {
         let addr = self.addr_id(o.addr);
         if !addr.is_none() {
             let key = AddrOutput { addr, tx, vout };
-            self.store.put::<BtcAddrOutputs>(&mut self.batch, &key, &Amount(o.value));
+            self.batch.put::<BtcAddrOutputs>(&key, &Amount(o.value));
         }
         if o.kind != ScriptKind::OpReturn {
             let key = OutPointTxid { txid, vout };
-            let rec = UtxoRecord { tx, value: o.value, addr, kind: o.kind };
-            self.utxos.insert(key, CachedUtxo { rec, persisted: false });
+            let rec = UtxoRecord {
+                tx,
+                value: o.value,
+                addr,
+                kind: o.kind,
+            };
+            self.utxos.insert(
+                key,
+                CachedUtxo {
+                    rec,
+                    persisted: false,
+                },
+            );
             self.dirty.push(key);
         }
-        OutputRecord { value: o.value, addr, kind: o.kind }
+        OutputRecord {
+            value: o.value,
+            addr,
+            kind: o.kind,
+        }
     }
 
     /// BIP30: two early mainnet coinbases repeat an earlier coinbase's txid and overwrite its
     /// unspent outputs. Remember what was overwritten so a rollback can restore it.
-    fn note_duplicate_coinbase(&mut self, tx: &NewTx, num: TxNum, undo: &mut UndoRecord) -> Result<(), StoreError> {
-        let earlier = match self.pending_coinbases.get(&tx.txid) {
+    fn note_duplicate_coinbase(
+        &mut self,
+        tx: &NewTx,
+        num: TxNum,
+        undo: &mut UndoRecord,
+    ) -> Result<(), StoreError> {
+        let pending = self
+            .pending_coinbases
+            .get(&tx.txid)
+            .or_else(|| self.in_flight_coinbases.get(&tx.txid));
+        let earlier = match pending {
             Some(n) => Some(*n),
             None => self.store.get::<BtcTxids>(&Hash32(tx.txid))?,
         };
         self.pending_coinbases.insert(tx.txid, num);
-        let Some(earlier) = earlier else { return Ok(()) };
+        let Some(earlier) = earlier else {
+            return Ok(());
+        };
         undo.replaced_txids.push((tx.txid, earlier));
         for vout in 0..tx.outputs.len() as u32 {
-            let key = OutPointTxid { txid: tx.txid, vout };
+            let key = OutPointTxid {
+                txid: tx.txid,
+                vout,
+            };
             let old = match self.utxos.remove(&key) {
                 Some(c) => Some(c.rec),
                 None => self.store.get::<BtcUtxos>(&key)?,
@@ -419,7 +560,9 @@ impl<'s> BtcWriter<'s> {
         Ok(())
     }
 
-    /// Writes every applied block, the unspent outputs they left and the cursor, atomically.
+    /// Hands every applied block, the unspent outputs they left and the cursor to the writer
+    /// thread as one atomic batch. Returns once the previous batch is in the database; the
+    /// caches keep serving everything the new batch holds until it is too.
     pub fn commit(&mut self) -> Result<(), StoreError> {
         if self.pending_blocks == 0 && self.batch.is_empty() {
             return Ok(());
@@ -429,34 +572,43 @@ impl<'s> BtcWriter<'s> {
                 if !c.persisted {
                     c.persisted = true;
                     let rec = c.rec;
-                    self.store.put::<BtcUtxos>(&mut self.batch, &key, &rec);
+                    self.batch.put::<BtcUtxos>(&key, &rec);
                 }
             }
         }
         self.put_cursor();
         let batch = std::mem::take(&mut self.batch);
-        self.store.write(batch, self.durability)?;
+        // Entries dropped by the rotation below were inserted before the previous commit, so
+        // their batch is the one `submit` waits for: nothing the cache forgets is missing from
+        // the database.
+        self.writes.submit(batch, self.durability)?;
         self.pending_blocks = 0;
-        self.pending_coinbases.clear();
+        self.in_flight_coinbases = std::mem::take(&mut self.pending_coinbases);
         self.utxos.rotate_if_full();
         self.addrs.rotate_if_full();
         Ok(())
     }
 
+    /// Commits and waits until everything is in the database.
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        self.commit()?;
+        self.writes.wait()
+    }
+
     fn put_cursor(&mut self) {
         if !self.network_stored {
             let name = self.network.as_str().as_bytes().to_vec();
-            self.store.put::<Meta>(&mut self.batch, &MetaKey::BtcNetwork, &name);
+            self.batch.put::<Meta>(&MetaKey::BtcNetwork, &name);
             self.network_stored = true;
         }
         let mut state = Vec::new();
         self.state.encode(&mut state);
-        self.store.put::<Meta>(&mut self.batch, &MetaKey::BtcState, &state);
+        self.batch.put::<Meta>(&MetaKey::BtcState, &state);
     }
 
     /// Commits, then makes unlogged writes durable.
     pub fn finish(mut self) -> Result<ChainState, StoreError> {
-        self.commit()?;
+        self.sync()?;
         self.store.flush()?;
         Ok(self.state)
     }
@@ -470,6 +622,11 @@ impl<'s> BtcWriter<'s> {
         self.addrs.clear();
         self.dirty.clear();
         self.pending_coinbases.clear();
+        self.in_flight_coinbases.clear();
+    }
+
+    pub(super) fn set_tip_chainwork(&mut self, work: Option<[u8; 32]>) {
+        self.tip_chainwork = work;
     }
 
     pub(super) fn put_cursor_now(&mut self) {

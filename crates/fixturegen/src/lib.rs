@@ -1,0 +1,128 @@
+//! Test fixtures for chaintrace: deterministic regtest Bitcoin chains written exactly as
+//! Bitcoin Core stores them (`blocks/blk*.dat`), a scripted theft-and-laundering scenario with
+//! its ground truth, competing branches for reorg tests, and a loopback server that replays
+//! Core's REST interface.
+//!
+//! Guarantees:
+//! * **Determinism.** The same [`ChainSpec`] (or the heist) yields byte-identical blocks and
+//!   files on every run and machine: one seeded xoshiro256** stream, integer arithmetic, and
+//!   no hash-map iteration anywhere that shapes output.
+//! * **Consensus-shaped validity.** Every block links to its parent, commits to its
+//!   transactions with a correct merkle root and (when any transaction has a witness) a BIP141
+//!   witness commitment, meets the regtest proof-of-work target, and has a BIP34 coinbase paying
+//!   exactly subsidy plus fees. Every input spends an existing, unspent output once; coinbase
+//!   outputs are spent only after 100 confirmations; every transaction conserves value
+//!   (inputs = outputs + fee) and creates no dust except zero-value `OP_RETURN`s.
+//!   Scripts have realistic shapes, but keys are not curve points and signatures do not verify.
+//! * **Bounded memory.** Chains are streamed block by block; only the live UTXO set is kept.
+//!
+//! Entry points: [`write_chain`] / [`generate_chain`], [`write_heist`] / [`generate_heist`]
+//! (the scenario is told in the [`heist`] module), [`fork_chain`], [`BlkWriter`] /
+//! [`read_blk_dir`], and [`RestServer`].
+
+mod blkfile;
+mod block;
+mod chain;
+mod economy;
+mod fork;
+pub mod heist;
+mod keys;
+mod rest_server;
+mod rng;
+mod scripts;
+mod txbuild;
+
+use std::io;
+use std::path::Path;
+
+use bitcoin::BlockHash;
+
+pub use blkfile::{
+    blk_path, read_blk_dir, read_xor_key, xor_in_place, BlkRecord, BlkWriter, BlkWriterOptions,
+    WriteStats, CORE_MAX_FILE_SIZE, CORE_PREALLOC_CHUNK, XOR_KEY_FILE,
+};
+pub use chain::{generate_chain, ChainGenerator, ChainSpec, GeneratedBlock};
+pub use fork::fork_chain;
+pub use heist::{
+    generate_heist, write_heist, ChainFacts, CoinJoin, CoinJoinInput, CoinJoinOutput,
+    Consolidation, Deposit, DepositAddress, Entities, Exchange, HeistChain, HeistManifest,
+    OutputRef, PeelHop, Split, Theft, Thief, Transfer, BITVAULT, KEYPORT, NORTHBANK,
+};
+pub use rest_server::RestServer;
+pub use scripts::OutputType;
+
+/// What [`write_chain`] produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainSummary {
+    pub tip_height: u32,
+    pub tip_hash: BlockHash,
+    /// Blocks on the active chain, genesis included.
+    pub blocks: u64,
+    /// Blocks written that are not on the active chain.
+    pub stale_blocks: u64,
+    /// Transactions on the active chain, coinbases included.
+    pub txs: u64,
+    /// Inputs of non-coinbase transactions on the active chain.
+    pub inputs: u64,
+    /// Outputs on the active chain, coinbase outputs included.
+    pub outputs: u64,
+    /// Number of blk files.
+    pub files: u32,
+    /// Size of all blk files, padding included.
+    pub bytes_written: u64,
+}
+
+impl ChainSummary {
+    fn empty() -> Self {
+        ChainSummary {
+            tip_height: 0,
+            tip_hash: bitcoin::constants::genesis_block(bitcoin::Network::Regtest).block_hash(),
+            blocks: 0,
+            stale_blocks: 0,
+            txs: 0,
+            inputs: 0,
+            outputs: 0,
+            files: 0,
+            bytes_written: 0,
+        }
+    }
+
+    fn count(&mut self, generated: &GeneratedBlock) {
+        if generated.stale {
+            self.stale_blocks += 1;
+            return;
+        }
+        if self.blocks == 0 || generated.height > self.tip_height {
+            self.tip_height = generated.height;
+            self.tip_hash = generated.block.block_hash();
+        }
+        self.blocks += 1;
+        self.txs += generated.block.txdata.len() as u64;
+        for tx in &generated.block.txdata {
+            if !tx.is_coinbase() {
+                self.inputs += tx.input.len() as u64;
+            }
+            self.outputs += tx.output.len() as u64;
+        }
+    }
+}
+
+/// Generates the chain described by `spec` and writes it to `dir` as Core's blk files (the
+/// directory plays the role of Core's `blocks/`). Blocks stream straight to disk, so chains of
+/// millions of transactions need memory only for the UTXO set and the shuffle window.
+pub fn write_chain(
+    spec: &ChainSpec,
+    out: &BlkWriterOptions,
+    dir: &Path,
+) -> io::Result<ChainSummary> {
+    let mut writer = BlkWriter::create(dir, out)?;
+    let mut summary = ChainSummary::empty();
+    for generated in generate_chain(spec) {
+        summary.count(&generated);
+        writer.write_block(&generated.block)?;
+    }
+    let stats = writer.finish()?;
+    summary.files = stats.files;
+    summary.bytes_written = stats.bytes;
+    Ok(summary)
+}
