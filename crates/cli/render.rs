@@ -16,6 +16,14 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// Peak resident memory of this process (Linux `VmHWM`), if the platform reports it.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// Formats a count with thousands separators.
 pub fn count(n: u64) -> String {
     let s = n.to_string();

@@ -59,8 +59,11 @@ fn print_report(r: &IngestReport) {
     } else {
         0.0
     };
+    let memory = crate::render::peak_rss()
+        .map(|b| format!(", peak memory {}", crate::render::bytes(b)))
+        .unwrap_or_default();
     eprintln!(
-        "indexed {} blocks, {} txs in {:.1}s ({:.0} tx/s); {tip}",
+        "indexed {} blocks, {} txs in {:.1}s ({:.0} tx/s{memory}); {tip}",
         r.blocks, r.txs, r.seconds, rate
     );
     if r.rolled_back > 0 {

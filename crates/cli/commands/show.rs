@@ -239,7 +239,11 @@ fn print_tx(v: &Value) {
             ""
         }
     );
-    for i in v["inputs"].as_array().into_iter().flatten() {
+    let inputs = v["inputs"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for i in inputs.iter().take(TABLE_ROWS) {
         println!(
             "    {:>18} BTC  {}  from {}:{}",
             btc_str(&i["value"]),
@@ -248,17 +252,35 @@ fn print_tx(v: &Value) {
             i["vout"]
         );
     }
+    more(inputs.len(), "inputs");
     println!("  outputs");
-    for o in v["outputs"].as_array().into_iter().flatten() {
+    let outputs = v["outputs"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for o in outputs.iter().take(TABLE_ROWS) {
         let spent = o["spent_by"]["txid"]
             .as_str()
             .map_or("unspent".to_string(), |t| format!("spent in {t}"));
         println!(
             "    {:>3} {:>18} BTC  {}  {}",
-            o["vout"],
+            o["vout"].to_string(),
             btc_str(&o["value"]),
             o["address"].as_str().unwrap_or("(no address)"),
             spent
+        );
+    }
+    more(outputs.len(), "outputs");
+}
+
+/// Rows of inputs or outputs a table shows; `--format json` has them all.
+const TABLE_ROWS: usize = 20;
+
+fn more(total: usize, what: &str) {
+    if total > TABLE_ROWS {
+        println!(
+            "    ... and {} more {what} (--format json lists all)",
+            total - TABLE_ROWS
         );
     }
 }
@@ -282,7 +304,7 @@ fn print_address(v: &Value) {
             .map_or("unspent".to_string(), |t| format!("spent in {t}"));
         println!(
             "    {:>7} {:>18} BTC  {}:{}  {}",
-            o["height"],
+            o["height"].to_string(),
             btc_str(&o["value"]),
             o["txid"].as_str().unwrap_or_default(),
             o["vout"],

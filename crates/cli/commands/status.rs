@@ -32,6 +32,7 @@ pub fn collect(store: &Store, with_digest: bool) -> anyhow::Result<serde_json::V
         "schema_version": SCHEMA_VERSION,
         "disk_bytes": store.disk_size(),
         "chains": chains,
+        "tables": store.table_sizes()?,
     });
     if with_digest {
         report["digest"] = serde_json::to_value(store.digest()?)?;
@@ -76,6 +77,17 @@ fn print_table(r: &serde_json::Value) {
     }
     if let Some(btc) = r["chains"].get("btc") {
         print_btc(btc);
+    }
+    if let Some(tables) = r["tables"].as_array().filter(|_| r.get("digest").is_some()) {
+        println!("\ntables (RocksDB estimates)");
+        for t in tables {
+            println!(
+                "  {:18} {:>14} entries {:>12}",
+                t["name"].as_str().unwrap_or_default(),
+                render::count(t["estimated_entries"].as_u64().unwrap_or(0)),
+                render::bytes(t["sst_bytes"].as_u64().unwrap_or(0))
+            );
+        }
     }
     if let Some(d) = r.get("digest") {
         println!(

@@ -370,6 +370,26 @@ impl Store {
         })
     }
 
+    /// Per table: estimated entries and bytes in SST files (RocksDB's own accounting).
+    pub fn table_sizes(&self) -> Result<Vec<TableSize>, StoreError> {
+        ALL_TABLES
+            .iter()
+            .map(|(name, _)| {
+                let cf = self.db.cf_handle(name).expect("opened");
+                let prop = |p: &str| {
+                    self.db
+                        .property_int_value_cf(cf, p)
+                        .map_err(rocks(format!("reading {p} of {name}")))
+                };
+                Ok(TableSize {
+                    name: name.to_string(),
+                    estimated_entries: prop("rocksdb.estimate-num-keys")?.unwrap_or(0),
+                    sst_bytes: prop("rocksdb.total-sst-files-size")?.unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
     /// Bytes used by the index directory on disk.
     pub fn disk_size(&self) -> u64 {
         dir_size(&self.path)
@@ -423,6 +443,14 @@ impl Drop for BackgroundWriter {
             let _ = h.join();
         }
     }
+}
+
+/// Size of one table (see [`Store::table_sizes`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TableSize {
+    pub name: String,
+    pub estimated_entries: u64,
+    pub sst_bytes: u64,
 }
 
 /// Content digest of an index (see [`Store::digest`]).

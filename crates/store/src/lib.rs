@@ -25,7 +25,9 @@ pub mod tables;
 use std::path::PathBuf;
 
 pub use batch::Batch;
-pub use db::{BackgroundWriter, Digest, Durability, OpenMode, Store, StoreOptions, SCHEMA_VERSION};
+pub use db::{
+    BackgroundWriter, Digest, Durability, OpenMode, Store, StoreOptions, TableSize, SCHEMA_VERSION,
+};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

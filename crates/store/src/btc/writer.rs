@@ -302,14 +302,16 @@ impl<'s> BtcWriter<'s> {
                 Some(rec) => Source::Stored(rec),
                 None => match external.get(&(key.txid, key.vout)) {
                     Some(out) => Source::External(*out),
-                    None => return Err(self.bad(
-                        block,
-                        format!(
+                    None => {
+                        return Err(self.bad(
+                            block,
+                            format!(
                             "an input spends {}:{}, which is not an unspent output in the index",
                             display_hash(&key.txid),
                             key.vout
                         ),
-                    )),
+                        ))
+                    }
                 },
             });
         }
