@@ -125,6 +125,7 @@ impl Store {
             });
         }
         if exists {
+            // Checked before a writable open, which would already rewrite RocksDB's metadata.
             check_families(path)?;
         }
         let cache = Cache::new_lru_cache(opts.block_cache_bytes);
@@ -474,22 +475,11 @@ fn dir_size(path: &Path) -> u64 {
         .sum()
 }
 
-/// Refuses to open a directory holding column families this build does not know: it is either
-/// an index written by a newer chaintrace (reported as a schema mismatch when its version says
-/// so) or not a chaintrace index at all.
+/// Refuses, without writing anything, an index of another schema version, and a directory holding
+/// column families this build does not know (not a chaintrace index, or a future one).
 fn check_families(path: &Path) -> Result<(), StoreError> {
-    let found = DB::list_cf(&Options::default(), path).map_err(|source| StoreError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let unknown: Vec<String> = found
-        .iter()
-        .filter(|f| *f != "default" && !ALL_TABLES.iter().any(|(n, _)| n == *f))
-        .cloned()
-        .collect();
-    if unknown.is_empty() {
-        return Ok(());
-    }
+    let found = DB::list_cf(&Options::default(), path)
+        .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
     if let Some(found_version) = raw_schema_version(path, &found) {
         if found_version != SCHEMA_VERSION {
             return Err(StoreError::Schema {
@@ -499,10 +489,16 @@ fn check_families(path: &Path) -> Result<(), StoreError> {
             });
         }
     }
-    Err(StoreError::UnknownTables {
-        path: path.to_path_buf(),
-        tables: unknown,
-    })
+    let unknown: Vec<String> = found
+        .iter()
+        .filter(|f| *f != "default" && !ALL_TABLES.iter().any(|(n, _)| n == *f))
+        .cloned()
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::UnknownTables { path: path.to_path_buf(), tables: unknown })
+    }
 }
 
 fn raw_schema_version(path: &Path, families: &[String]) -> Option<u32> {

@@ -329,7 +329,7 @@ fn duplicate_coinbase_txids_roll_back_exactly() {
     let before = store.digest().unwrap();
     let mut w = writer(&store);
     w.apply_block(&blocks[4], &ExternalPrevouts::new()).unwrap();
-    w.commit().unwrap();
+    w.sync().unwrap();
     let idx = BtcIndex::new(&store);
     assert_eq!(
         idx.tx_num(&dup).unwrap(),

@@ -130,7 +130,7 @@ impl BlocksDir {
             if remaining < 8 {
                 let mut tail = vec![0u8; remaining as usize];
                 r.read_exact(&mut tail).map_err(io)?;
-                self.unxor(&mut tail, pos);
+                // Core preallocates with plain zeros, which it never obfuscates.
                 if tail.iter().all(|b| *b == 0) {
                     break;
                 }
@@ -141,11 +141,11 @@ impl BlocksDir {
             }
             let mut head = [0u8; 8];
             r.read_exact(&mut head).map_err(io)?;
+            if head[..4] == [0; 4] {
+                break; // preallocated tail: plain zeros, never obfuscated
+            }
             self.unxor(&mut head, pos);
             let magic: [u8; 4] = head[..4].try_into().expect("4 bytes");
-            if magic == [0; 4] {
-                break; // preallocated zero tail
-            }
             self.check_magic(file, pos, magic)?;
             let size = u32::from_le_bytes(head[4..].try_into().expect("4 bytes"));
             self.check_size(file, pos, size, remaining - 8)?;
