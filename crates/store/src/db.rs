@@ -478,8 +478,10 @@ fn dir_size(path: &Path) -> u64 {
 /// Refuses, without writing anything, an index of another schema version, and a directory holding
 /// column families this build does not know (not a chaintrace index, or a future one).
 fn check_families(path: &Path) -> Result<(), StoreError> {
-    let found = DB::list_cf(&Options::default(), path)
-        .map_err(|source| StoreError::Open { path: path.to_path_buf(), source })?;
+    let found = DB::list_cf(&Options::default(), path).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if let Some(found_version) = raw_schema_version(path, &found) {
         if found_version != SCHEMA_VERSION {
             return Err(StoreError::Schema {
@@ -497,7 +499,10 @@ fn check_families(path: &Path) -> Result<(), StoreError> {
     if unknown.is_empty() {
         Ok(())
     } else {
-        Err(StoreError::UnknownTables { path: path.to_path_buf(), tables: unknown })
+        Err(StoreError::UnknownTables {
+            path: path.to_path_buf(),
+            tables: unknown,
+        })
     }
 }
 
