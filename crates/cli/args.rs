@@ -41,6 +41,15 @@ pub enum Command {
     Ingest(IngestCommand),
     /// Show what the index holds: tip, counts, size on disk.
     Status(StatusArgs),
+    /// Trace funds forward (where did they go) or backward (where did they come from).
+    Trace(crate::trace_args::TraceArgs),
+    /// Screen a deposit: exposure per category and a risk level.
+    Screen(crate::trace_args::ScreenArgs),
+    /// Run many traces from a CSV file, in parallel and resumably.
+    Batch(crate::trace_args::BatchArgs),
+    /// Import and look up attributions: exchanges, mixers, thefts, sanctioned addresses.
+    #[command(subcommand)]
+    Labels(LabelsCommand),
     /// Look up one block, transaction or address in the index.
     #[command(subcommand)]
     Show(ShowCommand),
@@ -196,4 +205,107 @@ pub struct GenHeistArgs {
 pub enum Format {
     Table,
     Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LabelsCommand {
+    /// Import label files: GraphSense TagPacks, OFAC address lists, CSV.
+    ///
+    /// Examples:
+    ///   chaintrace labels import packs/hacks.yaml packs/walletexplorer.yaml
+    ///   chaintrace labels import sanctioned_addresses_XBT.txt
+    ///   chaintrace labels import case-42.csv --strict
+    ///
+    /// Formats (detected from the name and content unless --format says):
+    ///   tagpack  GraphSense TagPack YAML (.yaml, .yml); header keys are defaults for every tag
+    ///   ofac     sanctioned_addresses_<ASSET>.txt (one address per line) or .json (an array)
+    ///   csv      header row required: address,label,category[,abuse,source,confidence,chain,
+    ///            is_cluster_definer,actor]; address may be TXID:VOUT to label one output
+    ///
+    /// Addresses are checked against the index's network. Invalid entries are listed with
+    /// their line and skipped (--strict refuses the whole import instead); entries of other
+    /// chains (ETH, ...) are counted and skipped. Re-importing a file (same path) replaces its
+    /// earlier labels. Labels of addresses that are not indexed yet apply once they are.
+    /// Creates the index directory if it does not exist.
+    #[command(verbatim_doc_comment)]
+    Import(LabelsImportArgs),
+    /// List the imported labels with how many addresses and outputs each names.
+    ///
+    /// Examples:
+    ///   chaintrace labels list
+    ///   chaintrace labels list --category mixer --format json
+    #[command(verbatim_doc_comment)]
+    List(LabelsListArgs),
+    /// Show every label of an address or an output, and whether it is in the index.
+    ///
+    /// Examples:
+    ///   chaintrace labels show 1DssS2srnAra8ghUpgEHsEARswej4SMgd3
+    ///   chaintrace labels show 85930adfe5176fc1548517fbae77914527b7fb91418318ba9b17cc6046b9ef7e:0
+    #[command(verbatim_doc_comment)]
+    Show(LabelsShowArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabelFormat {
+    /// GraphSense TagPack YAML.
+    Tagpack,
+    /// OFAC sanctioned-address list (.txt one per line, or .json array).
+    Ofac,
+    /// CSV with a header row.
+    Csv,
+}
+
+#[derive(Args, Debug)]
+pub struct LabelsImportArgs {
+    /// Label files to import (each one atomically).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Format of the files (default: detected per file).
+    #[arg(long, value_enum)]
+    pub format: Option<LabelFormat>,
+
+    /// Bitcoin network of the addresses, for an index that holds no blocks yet (an index with
+    /// blocks uses its own network).
+    #[arg(long, value_name = "NET")]
+    pub network: Option<chaintrace_model::Network>,
+
+    /// Currency of entries whose file does not state one (e.g. BTC, ETH): OFAC lists not named
+    /// sanctioned_addresses_<ASSET>, TagPacks without currency/network, CSV rows without a
+    /// chain (those default to BTC).
+    #[arg(long, value_name = "CODE")]
+    pub chain: Option<String>,
+
+    /// Refuse the import (exit 65, nothing written) if any entry is invalid.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// How to print the import report.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct LabelsListArgs {
+    /// Only labels of this category (exchange, mixer, theft, sanctioned, ... or a GraphSense id
+    /// such as mixing_service).
+    #[arg(long, value_name = "C")]
+    pub category: Option<String>,
+
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct LabelsShowArgs {
+    /// An address, or TXID:VOUT for one output.
+    #[arg(value_name = "ADDRESS|TXID:VOUT")]
+    pub target: String,
+
+    /// Network of the address, for an index that holds no blocks yet.
+    #[arg(long, value_name = "NET")]
+    pub network: Option<chaintrace_model::Network>,
+
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use chaintrace_ingest::IngestError;
 use chaintrace_store::StoreError;
+use chaintrace_trace::ledger::TraceError;
 
 pub const USAGE: u8 = 64;
 pub const DATAERR: u8 = 65;
@@ -59,6 +60,13 @@ fn ingest_code(e: &IngestError) -> u8 {
     }
 }
 
+fn trace_code(e: &TraceError) -> u8 {
+    match e {
+        TraceError::Store(s) => store_code(s),
+        TraceError::NotFound(_) | TraceError::Invalid(_) => DATAERR,
+    }
+}
+
 /// The sysexits code for an error from any layer.
 pub fn code_of(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
@@ -70,6 +78,9 @@ pub fn code_of(e: &anyhow::Error) -> u8 {
         }
         if let Some(s) = cause.downcast_ref::<StoreError>() {
             return store_code(s);
+        }
+        if let Some(t) = cause.downcast_ref::<TraceError>() {
+            return trace_code(t);
         }
         if cause.downcast_ref::<std::io::Error>().is_some() {
             return IOERR;

@@ -9,6 +9,7 @@ mod commands;
 mod exit;
 mod progress;
 mod render;
+mod trace_args;
 
 use std::process::ExitCode;
 

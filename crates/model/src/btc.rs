@@ -220,7 +220,7 @@ impl AddrKey {
                 .parse()
                 .map_err(|e: bitcoin::address::ParseError| AddressError::Invalid {
                     input: input.to_string(),
-                    reason: e.to_string(),
+                    reason: with_causes(&e),
                 })?;
         if !unchecked.is_valid_for_network(network.to_bitcoin()) {
             return Err(AddressError::WrongNetwork {
@@ -243,6 +243,19 @@ impl fmt::Debug for AddrKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "AddrKey({})", hex_string(&self.to_bytes()))
     }
+}
+
+/// An error's message followed by its causes: rust-bitcoin's top-level address errors say only
+/// "base58 error" or "bech32 error", and the cause says what is wrong (e.g. the checksum).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
 }
 
 fn tagged(out: &mut Vec<u8>, tag: u8, payload: &[u8]) {

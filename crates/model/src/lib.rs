@@ -14,6 +14,8 @@
 pub mod btc;
 pub mod chain;
 pub mod ids;
+pub mod label;
 
 pub use chain::{Chain, Network};
 pub use ids::{AddrId, TxNum};
+pub use label::{Category, Label};

@@ -63,9 +63,15 @@ pub struct Store {
     read_only: bool,
 }
 
-fn rocks(context: impl Into<String>) -> impl FnOnce(rocksdb::Error) -> StoreError {
-    let context = context.into();
-    move |source| StoreError::Rocks { context, source }
+/// Wraps a RocksDB error with what we were doing; the message is only built on failure, since
+/// this sits on every read.
+fn rocks<C: Into<String>>(
+    context: impl FnOnce() -> C,
+) -> impl FnOnce(rocksdb::Error) -> StoreError {
+    move |source| StoreError::Rocks {
+        context: context().into(),
+        source,
+    }
 }
 
 fn corrupt<T: Table>(key: &[u8]) -> impl FnOnce(DecodeError) -> StoreError + '_ {
@@ -97,7 +103,8 @@ fn db_options(opts: &StoreOptions) -> Options {
 fn cf_options(bloom: bool, cache: &Cache, opts: &StoreOptions) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
-    table.set_block_size(16 << 10);
+    // Small blocks: tracing does many point reads, each of which scans a block.
+    table.set_block_size(4 << 10);
     table.set_cache_index_and_filter_blocks(true);
     table.set_pin_l0_filter_and_index_blocks_in_cache(true);
     if bloom {
@@ -129,8 +136,14 @@ impl Store {
             check_families(path)?;
         }
         let cache = Cache::new_lru_cache(opts.block_cache_bytes);
+        // A read-only open cannot create tables that a newer build added; they read as empty.
+        let existing = match mode {
+            OpenMode::ReadOnly => DB::list_cf(&Options::default(), path).unwrap_or_default(),
+            OpenMode::Create => Vec::new(),
+        };
         let cfs: Vec<_> = ALL_TABLES
             .iter()
+            .filter(|(name, _)| mode == OpenMode::Create || existing.iter().any(|e| e == name))
             .map(|(name, bloom)| {
                 ColumnFamilyDescriptor::new(*name, cf_options(*bloom, &cache, &opts))
             })
@@ -192,20 +205,22 @@ impl Store {
         &self.path
     }
 
-    fn cf<T: Table>(&self) -> &ColumnFamily {
-        self.db
-            .cf_handle(T::NAME)
-            .expect("every table's column family is opened")
+    /// The table's column family; `None` only for a table missing from a read-only index.
+    fn cf<T: Table>(&self) -> Option<&ColumnFamily> {
+        self.db.cf_handle(T::NAME)
     }
 
     /// Reads one value.
     pub fn get<T: Table>(&self, key: &T::Key) -> Result<Option<T::Value>, StoreError> {
         let mut k = Vec::with_capacity(40);
         key.encode_key(&mut k);
+        let Some(cf) = self.cf::<T>() else {
+            return Ok(None);
+        };
         let raw = self
             .db
-            .get_pinned_cf(self.cf::<T>(), &k)
-            .map_err(rocks(format!("reading {}", T::NAME)))?;
+            .get_pinned_cf(cf, &k)
+            .map_err(rocks(|| format!("reading {}", T::NAME)))?;
         raw.map(|v| T::Value::decode_value(&v).map_err(corrupt::<T>(&k)))
             .transpose()
     }
@@ -223,13 +238,17 @@ impl Store {
                 b
             })
             .collect();
-        let cf = self.cf::<T>();
-        let results = self.db.batched_multi_get_cf(cf, &encoded, false);
+        let Some(cf) = self.cf::<T>() else {
+            return Ok(keys.iter().map(|_| None).collect());
+        };
+        // Callers pass keys in ascending order (outputs of one transaction), which RocksDB can exploit.
+        let sorted = encoded.windows(2).all(|w| w[0] <= w[1]);
+        let results = self.db.batched_multi_get_cf(cf, &encoded, sorted);
         encoded
             .iter()
             .zip(results)
             .map(
-                |(k, r)| match r.map_err(rocks(format!("reading {}", T::NAME)))? {
+                |(k, r)| match r.map_err(rocks(|| format!("reading {}", T::NAME)))? {
                     Some(v) => T::Value::decode_value(&v)
                         .map(Some)
                         .map_err(corrupt::<T>(k)),
@@ -255,36 +274,38 @@ impl Store {
         };
         let mut ro = ReadOptions::default();
         ro.fill_cache(false);
-        self.db
-            .iterator_cf_opt(self.cf::<T>(), ro, mode)
+        self.cf::<T>()
+            .map(|cf| self.db.iterator_cf_opt(cf, ro, mode))
+            .into_iter()
+            .flatten()
             .map(|item| {
-                let (k, v) = item.map_err(rocks(format!("iterating {}", T::NAME)))?;
+                let (k, v) = item.map_err(rocks(|| format!("iterating {}", T::NAME)))?;
                 let key = T::Key::decode_key(&k).map_err(corrupt::<T>(&k))?;
                 let value = T::Value::decode_value(&v).map_err(corrupt::<T>(&k))?;
                 Ok((key, value))
             })
     }
 
-    /// Iterates entries in reverse key order starting at `from` (inclusive) or at the last key.
-    pub fn iter_back<'a, T: Table>(
+    /// Iterates the entries whose encoded key starts with `prefix`, in key order.
+    pub fn iter_prefix<'a, T: Table>(
         &'a self,
-        from: Option<&T::Key>,
+        prefix: Vec<u8>,
     ) -> impl Iterator<Item = Result<(T::Key, T::Value), StoreError>> + 'a {
-        let start = from.map(|k| {
-            let mut b = Vec::new();
-            k.encode_key(&mut b);
-            b
-        });
-        let mode = match &start {
-            Some(s) => IteratorMode::From(s, Direction::Reverse),
-            None => IteratorMode::End,
-        };
-        self.db.iterator_cf(self.cf::<T>(), mode).map(|item| {
-            let (k, v) = item.map_err(rocks(format!("iterating {}", T::NAME)))?;
-            let key = T::Key::decode_key(&k).map_err(corrupt::<T>(&k))?;
-            let value = T::Value::decode_value(&v).map_err(corrupt::<T>(&k))?;
-            Ok((key, value))
-        })
+        let mut ro = ReadOptions::default();
+        ro.fill_cache(true);
+        let mode = IteratorMode::From(&prefix, Direction::Forward);
+        let iter = self
+            .cf::<T>()
+            .map(|cf| self.db.iterator_cf_opt(cf, ro, mode));
+        iter.into_iter()
+            .flatten()
+            .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+            .map(|item| {
+                let (k, v) = item.map_err(rocks(|| format!("iterating {}", T::NAME)))?;
+                let key = T::Key::decode_key(&k).map_err(corrupt::<T>(&k))?;
+                let value = T::Value::decode_value(&v).map_err(corrupt::<T>(&k))?;
+                Ok((key, value))
+            })
     }
 
     /// Applies `batch` atomically.
@@ -332,30 +353,35 @@ impl Store {
         }
         let cfs: Vec<&ColumnFamily> = ALL_TABLES
             .iter()
-            .map(|(name, _)| self.db.cf_handle(name).expect("opened"))
+            .filter_map(|(name, _)| self.db.cf_handle(name))
             .collect();
         let mut fo = FlushOptions::default();
         fo.set_wait(true);
         self.db
             .flush_cfs_opt(&cfs, &fo)
-            .map_err(rocks("flushing memtables"))
+            .map_err(rocks(|| "flushing memtables"))
     }
 
-    /// SHA-256 over every entry of every table, in table order then key order, plus the number
-    /// of entries per table. Equal digests mean equal indexes, whatever order or how many runs
-    /// produced them.
+    /// SHA-256 over every entry of every non-empty table, in table order then key order, plus
+    /// the number of entries per table. Equal digests mean equal indexes, whatever order or how
+    /// many runs produced them (an empty table and a missing one hash alike).
     pub fn digest(&self) -> Result<Digest, StoreError> {
         let mut engine = sha256::Hash::engine();
         let mut tables = Vec::new();
         for (name, _) in ALL_TABLES {
-            let cf = self.db.cf_handle(name).expect("opened");
+            let mut entries = 0u64;
+            let Some(cf) = self.db.cf_handle(name) else {
+                tables.push((name.to_string(), 0));
+                continue;
+            };
             let mut ro = ReadOptions::default();
             ro.fill_cache(false);
-            let mut entries = 0u64;
-            engine.input(&(name.len() as u64).to_be_bytes());
-            engine.input(name.as_bytes());
             for item in self.db.iterator_cf_opt(cf, ro, IteratorMode::Start) {
-                let (k, v) = item.map_err(rocks(format!("iterating {name}")))?;
+                let (k, v) = item.map_err(rocks(|| format!("iterating {name}")))?;
+                if entries == 0 {
+                    engine.input(&(name.len() as u64).to_be_bytes());
+                    engine.input(name.as_bytes());
+                }
                 engine.input(&(k.len() as u64).to_be_bytes());
                 engine.input(&k);
                 engine.input(&(v.len() as u64).to_be_bytes());
@@ -375,12 +401,12 @@ impl Store {
     pub fn table_sizes(&self) -> Result<Vec<TableSize>, StoreError> {
         ALL_TABLES
             .iter()
-            .map(|(name, _)| {
-                let cf = self.db.cf_handle(name).expect("opened");
+            .filter_map(|(name, _)| self.db.cf_handle(name).map(|cf| (name, cf)))
+            .map(|(name, cf)| {
                 let prop = |p: &str| {
                     self.db
                         .property_int_value_cf(cf, p)
-                        .map_err(rocks(format!("reading {p} of {name}")))
+                        .map_err(rocks(|| format!("reading {p} of {name}")))
                 };
                 Ok(TableSize {
                     name: name.to_string(),
@@ -401,7 +427,7 @@ fn write_batch(db: &DB, batch: Batch, durability: Durability) -> Result<(), Stor
     let mut wo = WriteOptions::default();
     wo.disable_wal(durability == Durability::Unlogged);
     db.write_opt(batch.into_write_batch(db), &wo)
-        .map_err(rocks("writing a batch"))
+        .map_err(rocks(|| "writing a batch"))
 }
 
 /// Applies batches on its own thread, one at a time and in submission order. At most one batch

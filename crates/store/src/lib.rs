@@ -19,6 +19,7 @@ mod batch;
 pub mod btc;
 pub mod codec;
 pub mod db;
+pub mod labels;
 pub mod records;
 pub mod tables;
 

@@ -148,6 +148,53 @@ pub struct UndoRecord {
     pub replaced_utxos: Vec<([u8; 32], u32, UtxoRecord)>,
 }
 
+/// What one imported label file brought.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LabelFileRecord {
+    /// Format it was read as (`tagpack`, `ofac`, `csv`).
+    pub format: String,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    pub labels: Vec<u32>,
+    /// How many addresses and outputs it labelled.
+    pub targets: u64,
+}
+
+impl LabelFileRecord {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_var_bytes(out, self.format.as_bytes());
+        put_var_bytes(out, self.sha256.as_bytes());
+        put_varint(out, self.labels.len() as u64);
+        for l in &self.labels {
+            put_varint(out, u64::from(*l));
+        }
+        put_varint(out, self.targets);
+    }
+
+    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(b, "label file record");
+        let text = |r: &mut Reader<'_>| -> Result<String, DecodeError> {
+            String::from_utf8(r.var_bytes()?.to_vec())
+                .map_err(|_| DecodeError::new("label file record", "not UTF-8"))
+        };
+        let format = text(&mut r)?;
+        let sha256 = text(&mut r)?;
+        let n = r.varint()?;
+        let mut labels = Vec::new();
+        for _ in 0..n {
+            labels.push(r.varint_u32()?);
+        }
+        let targets = r.varint()?;
+        r.finish()?;
+        Ok(LabelFileRecord {
+            format,
+            sha256,
+            labels,
+            targets,
+        })
+    }
+}
+
 fn kind_from(b: u8) -> Result<ScriptKind, DecodeError> {
     ScriptKind::from_u8(b).ok_or_else(|| DecodeError::new("script kind", format!("tag {b}")))
 }

@@ -6,7 +6,10 @@ use chaintrace_model::btc::AddrKey;
 use chaintrace_model::{AddrId, TxNum};
 
 use crate::codec::{put_varint, DecodeError, Reader};
-use crate::records::{BlockRecord, ChainState, SpendRecord, TxRecord, UndoRecord, UtxoRecord};
+use crate::records::{
+    BlockRecord, ChainState, LabelFileRecord, SpendRecord, TxRecord, UndoRecord, UtxoRecord,
+};
+use chaintrace_model::Label;
 
 /// Encodes a table key. Keys that order numerically use big-endian fixed-width integers.
 pub trait KeyCodec: Sized {
@@ -73,6 +76,16 @@ tables! {
     BtcAddrOutputs = "btc_addr_outputs", bloom: false, AddrOutput => Amount;
     /// Undo record by height, for rolling back reorganised blocks.
     BtcUndo = "btc_undo", bloom: false, Height => UndoRecord;
+    /// Label id → the attribution (JSON of `chaintrace_model::Label`).
+    Labels = "labels", bloom: false, LabelId => Label;
+    /// Imported label file → the ids of the labels it brought (re-importing replaces them).
+    LabelFiles = "label_files", bloom: false, FileKey => LabelFileRecord;
+    /// Labelled Bitcoin address: `len(1) AddrKey LabelId(BE32)` → empty.
+    BtcAddrLabels = "btc_addr_labels", bloom: false, AddrLabel => Empty;
+    /// Labelled Bitcoin output: `txid(32) vout(BE32) LabelId(BE32)` → empty.
+    BtcOutputLabels = "btc_output_labels", bloom: false, OutputLabel => Empty;
+    /// Reverse index: `LabelId(BE32) target` → empty, to find what a label names.
+    LabelTargets = "label_targets", bloom: false, LabelTargetKey => Empty;
 }
 
 /// Position of the table called `name` in [`ALL_TABLES`] (evaluated at compile time).
@@ -108,6 +121,7 @@ pub enum MetaKey {
     SchemaVersion,
     BtcNetwork,
     BtcState,
+    NextLabelId,
 }
 
 impl MetaKey {
@@ -116,6 +130,7 @@ impl MetaKey {
             MetaKey::SchemaVersion => "schema_version",
             MetaKey::BtcNetwork => "btc.network",
             MetaKey::BtcState => "btc.state",
+            MetaKey::NextLabelId => "labels.next_id",
         }
     }
 }
@@ -330,6 +345,205 @@ impl ValueCodec for AddrKey {
     }
 }
 
+/// Dense id of an imported label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct LabelId(pub u32);
+
+/// An empty value (the key says everything).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Empty;
+
+/// Name of an imported label file, as given to `labels import`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileKey(pub String);
+
+/// A Bitcoin address carrying a label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddrLabel {
+    pub addr: AddrKey,
+    pub label: LabelId,
+}
+
+/// A Bitcoin output carrying a label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLabel {
+    pub txid: [u8; 32],
+    pub vout: u32,
+    pub label: LabelId,
+}
+
+/// What a label names, for the reverse index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabelTarget {
+    BtcAddr(AddrKey),
+    BtcOutput([u8; 32], u32),
+}
+
+/// Reverse index key: `LabelId(BE32)` then a tagged target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LabelTargetKey {
+    pub label: LabelId,
+    pub target: LabelTarget,
+}
+
+impl KeyCodec for LabelId {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0.to_be_bytes());
+    }
+    fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
+        Ok(LabelId(u32::from_be_bytes(fixed(b, "label id key")?)))
+    }
+}
+
+impl ValueCodec for Empty {
+    fn encode_value(&self, _: &mut Vec<u8>) {}
+    fn decode_value(b: &[u8]) -> Result<Self, DecodeError> {
+        if b.is_empty() {
+            Ok(Empty)
+        } else {
+            Err(DecodeError::new(
+                "empty value",
+                format!("{} bytes", b.len()),
+            ))
+        }
+    }
+}
+
+impl ValueCodec for Label {
+    fn encode_value(&self, out: &mut Vec<u8>) {
+        serde_json::to_writer(out, self).expect("labels serialize");
+    }
+    fn decode_value(b: &[u8]) -> Result<Self, DecodeError> {
+        serde_json::from_slice(b).map_err(|e| DecodeError::new("label", e.to_string()))
+    }
+}
+
+impl KeyCodec for FileKey {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.0.as_bytes());
+    }
+    fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
+        String::from_utf8(b.to_vec())
+            .map(FileKey)
+            .map_err(|_| DecodeError::new("label file key", "not UTF-8"))
+    }
+}
+
+/// `len(1) AddrKey`: the length prefix keeps one address's keys from prefixing another's.
+fn encode_addr_prefixed(addr: &AddrKey, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.push(0);
+    addr.encode_into(out);
+    out[start] = (out.len() - start - 1) as u8;
+}
+
+fn decode_addr_prefixed<'a>(
+    b: &'a [u8],
+    what: &'static str,
+) -> Result<(AddrKey, &'a [u8]), DecodeError> {
+    let (&len, rest) = b
+        .split_first()
+        .ok_or_else(|| DecodeError::new(what, "empty"))?;
+    if rest.len() < len as usize {
+        return Err(DecodeError::new(what, "truncated address"));
+    }
+    let (key, rest) = rest.split_at(len as usize);
+    let addr = AddrKey::from_bytes(key).map_err(|e| DecodeError::new(what, e.to_string()))?;
+    Ok((addr, rest))
+}
+
+impl AddrLabel {
+    /// Key prefix of every label of `addr`.
+    pub fn prefix(addr: &AddrKey) -> Vec<u8> {
+        let mut out = Vec::with_capacity(44);
+        encode_addr_prefixed(addr, &mut out);
+        out
+    }
+}
+
+impl KeyCodec for AddrLabel {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        encode_addr_prefixed(&self.addr, out);
+        self.label.encode_key(out);
+    }
+    fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
+        let (addr, rest) = decode_addr_prefixed(b, "address label key")?;
+        Ok(AddrLabel {
+            addr,
+            label: LabelId::decode_key(rest)?,
+        })
+    }
+}
+
+impl OutputLabel {
+    pub fn prefix(txid: &[u8; 32], vout: u32) -> Vec<u8> {
+        let mut out = Vec::with_capacity(40);
+        out.extend_from_slice(txid);
+        out.extend_from_slice(&vout.to_be_bytes());
+        out
+    }
+}
+
+impl KeyCodec for OutputLabel {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&Self::prefix(&self.txid, self.vout));
+        self.label.encode_key(out);
+    }
+    fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
+        let b: [u8; 40] = fixed(b, "output label key")?;
+        Ok(OutputLabel {
+            txid: b[..32].try_into().expect("32 bytes"),
+            vout: u32::from_be_bytes(b[32..36].try_into().expect("4 bytes")),
+            label: LabelId(u32::from_be_bytes(b[36..].try_into().expect("4 bytes"))),
+        })
+    }
+}
+
+const TARGET_BTC_ADDR: u8 = 1;
+const TARGET_BTC_OUTPUT: u8 = 2;
+
+impl KeyCodec for LabelTargetKey {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        self.label.encode_key(out);
+        match &self.target {
+            LabelTarget::BtcAddr(a) => {
+                out.push(TARGET_BTC_ADDR);
+                encode_addr_prefixed(a, out);
+            }
+            LabelTarget::BtcOutput(txid, vout) => {
+                out.push(TARGET_BTC_OUTPUT);
+                out.extend_from_slice(txid);
+                out.extend_from_slice(&vout.to_be_bytes());
+            }
+        }
+    }
+    fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
+        let what = "label target key";
+        if b.len() < 5 {
+            return Err(DecodeError::new(what, "too short"));
+        }
+        let label = LabelId::decode_key(&b[..4])?;
+        let target = match b[4] {
+            TARGET_BTC_ADDR => {
+                let (addr, rest) = decode_addr_prefixed(&b[5..], what)?;
+                if !rest.is_empty() {
+                    return Err(DecodeError::new(what, "trailing bytes"));
+                }
+                LabelTarget::BtcAddr(addr)
+            }
+            TARGET_BTC_OUTPUT => {
+                let t: [u8; 36] = fixed(&b[5..], what)?;
+                LabelTarget::BtcOutput(
+                    t[..32].try_into().expect("32 bytes"),
+                    u32::from_be_bytes(t[32..].try_into().expect("4 bytes")),
+                )
+            }
+            t => return Err(DecodeError::new(what, format!("target tag {t}"))),
+        };
+        Ok(LabelTargetKey { label, target })
+    }
+}
+
 macro_rules! record_value {
     ($($ty:ty),*) => {$(
         impl ValueCodec for $ty {
@@ -349,7 +563,8 @@ record_value!(
     SpendRecord,
     UtxoRecord,
     UndoRecord,
-    ChainState
+    ChainState,
+    LabelFileRecord
 );
 
 #[cfg(test)]

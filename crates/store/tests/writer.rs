@@ -25,6 +25,9 @@ impl Rng {
     }
 }
 
+/// Unspent outputs a generated chain can spend: (txid, vout, value).
+type Utxos = Vec<([u8; 32], u32, u64)>;
+
 fn hash(tag: u64, a: u64, b: u64) -> [u8; 32] {
     let mut h = [0u8; 32];
     h[..8].copy_from_slice(&tag.to_le_bytes());
@@ -51,8 +54,8 @@ fn gen_chain(
     n: u32,
     start_height: u32,
     parent: [u8; 32],
-    mut utxos: Vec<([u8; 32], u32, u64)>,
-) -> (Vec<NewBlock>, Vec<([u8; 32], u32, u64)>) {
+    mut utxos: Utxos,
+) -> (Vec<NewBlock>, Utxos) {
     let mut rng = Rng(seed);
     let mut blocks = Vec::new();
     let mut prev = parent;

@@ -83,6 +83,17 @@ impl<'s> BtcIndex<'s> {
         self.store.get::<BtcSpends>(&OutPointNum { tx, vout })
     }
 
+    /// Who spent each of the first `outputs` outputs of `tx` (`None`: unspent), in one
+    /// batched read.
+    pub fn spenders_of(
+        &self,
+        tx: TxNum,
+        outputs: u32,
+    ) -> Result<Vec<Option<SpendRecord>>, StoreError> {
+        let keys: Vec<OutPointNum> = (0..outputs).map(|vout| OutPointNum { tx, vout }).collect();
+        self.store.multi_get::<BtcSpends>(&keys)
+    }
+
     pub fn addr_id(&self, key: &AddrKey) -> Result<Option<AddrId>, StoreError> {
         self.store.get::<BtcAddrs>(key)
     }

@@ -1,0 +1,255 @@
+//! Tracing throughput and latency on an indexed, generated chain of about 1M transactions:
+//! forward haircut and FIFO traces, backward screening at 6 hops (p50/p99), a batch of 1,000
+//! screening cases at 1 and 2 threads, and the same reachable subgraph walked by a plain
+//! in-memory BFS (the practical lower bound).
+//!
+//!   cargo bench --bench trace            (CHAINTRACE_BENCH_TRACE_TXS overrides the size)
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chaintrace_fixturegen::{write_chain, BlkWriterOptions, ChainSpec};
+use chaintrace_ingest::bitcoin::{ingest_blocks_dir, BulkOptions};
+use chaintrace_ingest::NoProgress;
+use chaintrace_model::{Category, Label, Network, TxNum};
+use chaintrace_store::btc::BtcIndex;
+use chaintrace_store::labels::LabelStore;
+use chaintrace_store::tables::LabelTarget;
+use chaintrace_store::{OpenMode, Store};
+use chaintrace_trace::attribution::Attributions;
+use chaintrace_trace::backward::{screen, ScreenParams};
+use chaintrace_trace::btc::{load_attributions, BtcLedger};
+use chaintrace_trace::forward::{trace_forward, ForwardParams, ForwardTrace, Source};
+use chaintrace_trace::ledger::{OutRef, UtxoLedger};
+use chaintrace_trace::policy::{Policy, Rules};
+use chaintrace_trace::TaintLabel;
+use criterion::{Criterion, Throughput};
+use rayon::prelude::*;
+
+const TXS_PER_BLOCK: u32 = 1_000;
+
+fn size() -> u64 {
+    std::env::var("CHAINTRACE_BENCH_TRACE_TXS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// An index of a generated chain, built once and reused by later runs.
+fn index() -> PathBuf {
+    let txs = size();
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("trace-bench-{txs}"));
+    let db = base.join("db");
+    let done = base.join("done");
+    if done.exists() {
+        return db;
+    }
+    let _ = std::fs::remove_dir_all(&base);
+    let blocks = 100 + txs.div_ceil(u64::from(TXS_PER_BLOCK)) as u32;
+    let spec = ChainSpec {
+        seed: 11,
+        blocks,
+        txs_per_block: TXS_PER_BLOCK,
+        stale_branches: 0,
+        ..ChainSpec::default()
+    };
+    write_chain(&spec, &BlkWriterOptions::default(), &base.join("blocks")).expect("chain");
+    let store = Store::open(&db, OpenMode::Create).expect("open");
+    ingest_blocks_dir(
+        &store,
+        &base.join("blocks"),
+        &BulkOptions::new(Network::Regtest),
+        &NoProgress,
+    )
+    .expect("ingest");
+    label_exchanges(&store);
+    std::fs::write(&done, b"ok").expect("marker");
+    db
+}
+
+/// Labels every 50th address as an exchange deposit address, so screens stop somewhere.
+fn label_exchanges(store: &Store) {
+    let idx = BtcIndex::new(store);
+    let state = idx.state().unwrap().unwrap();
+    let label = Label {
+        name: "Bench Exchange".into(),
+        category: Category::Exchange,
+        raw_category: None,
+        abuse: None,
+        confidence: 80,
+        source: "bench".into(),
+        file: "bench".into(),
+        is_cluster_definer: true,
+        actor: None,
+    };
+    let entries: Vec<(LabelTarget, Label)> = (1..state.next_addr)
+        .step_by(50)
+        .filter_map(|id| idx.addr_key(chaintrace_model::AddrId(id)).unwrap())
+        .map(|k| (LabelTarget::BtcAddr(k), label.clone()))
+        .collect();
+    LabelStore::new(store)
+        .import("bench-exchanges", "bench", "", &entries)
+        .expect("labels");
+}
+
+/// Sources: the first `n` coinbase rewards, so the trace spreads.
+fn sources(ledger: &BtcLedger<'_>, n: u32) -> Vec<Source> {
+    (1..=n)
+        .map(|h| Source {
+            out: OutRef {
+                tx: ledger.block_txs(h).unwrap().0,
+                vout: 0,
+            },
+            label: TaintLabel(0),
+        })
+        .collect()
+}
+
+fn forward(
+    ledger: &BtcLedger<'_>,
+    attrs: &Attributions,
+    policy: Policy,
+    src: &[Source],
+) -> ForwardTrace {
+    let mut p = ForwardParams::new(Rules::new(policy));
+    p.max_hops = 1_000;
+    trace_forward(ledger, attrs, src, &p).expect("trace")
+}
+
+/// Deposits to screen: outputs spread over the upper half of the chain.
+fn deposits(ledger: &BtcLedger<'_>, n: usize) -> Vec<OutRef> {
+    let state = ledger.index().state().unwrap().unwrap();
+    let lo = state.next_tx / 2;
+    (0..n as u64)
+        .map(|i| OutRef {
+            tx: TxNum(lo + i * (state.next_tx - lo) / n as u64),
+            vout: 0,
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A plain BFS over the transactions a trace reached, with the graph already in memory.
+fn in_memory_bfs(ledger: &BtcLedger<'_>, trace: &ForwardTrace) -> (Duration, usize) {
+    let reached: Vec<TxNum> = trace.flows.iter().map(|f| f.tx).collect();
+    let index: rustc_hash::FxHashMap<TxNum, usize> =
+        reached.iter().enumerate().map(|(i, t)| (*t, i)).collect();
+    let adjacency: Vec<Vec<usize>> = reached
+        .par_iter()
+        .map(|t| {
+            ledger
+                .tx(*t)
+                .unwrap()
+                .outputs
+                .iter()
+                .filter_map(|o| o.spent_by.and_then(|s| index.get(&s).copied()))
+                .collect()
+        })
+        .collect();
+    let roots: Vec<usize> = trace
+        .flows
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.hop == 1)
+        .map(|(i, _)| i)
+        .collect();
+    let started = Instant::now();
+    let mut seen = vec![false; adjacency.len()];
+    let mut queue: VecDeque<usize> = roots.into();
+    let mut visited = 0;
+    while let Some(n) = queue.pop_front() {
+        if std::mem::replace(&mut seen[n], true) {
+            continue;
+        }
+        visited += 1;
+        queue.extend(adjacency[n].iter().copied().filter(|m| !seen[*m]));
+    }
+    (started.elapsed(), visited)
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args().sample_size(10);
+    let db = index();
+    let store = Store::open(&db, OpenMode::ReadOnly).expect("open");
+    let ledger = BtcLedger::new(&store).expect("ledger");
+    let attrs = load_attributions(&store).expect("labels");
+    let src = sources(&ledger, 40);
+    let mut group = c.benchmark_group("trace_forward");
+    for (name, policy) in [("haircut", Policy::Haircut), ("fifo", Policy::FIFO)] {
+        let steps = forward(&ledger, &attrs, policy, &src).flows.len() as u64;
+        group
+            .throughput(Throughput::Elements(steps))
+            .measurement_time(Duration::from_secs(30));
+        group.bench_function(format!("{name}_{steps}_tx_steps"), |b| {
+            b.iter(|| forward(&ledger, &attrs, policy, &src))
+        });
+    }
+    group.finish();
+    c.final_summary();
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    report(&ledger, &attrs, &src);
+}
+
+/// Latency percentiles, batch scaling and the BFS ratio (printed; Criterion covers the rest).
+fn report(ledger: &BtcLedger<'_>, attrs: &Attributions, src: &[Source]) {
+    let trace = forward(ledger, attrs, Policy::Haircut, src);
+    let started = Instant::now();
+    let again = forward(ledger, attrs, Policy::Haircut, src);
+    let ours = started.elapsed();
+    let (bfs, visited) = in_memory_bfs(ledger, &trace);
+    println!(
+        "\nforward haircut: {} tx-steps in {:.3} s = {:.0} tx-steps/s; in-memory BFS over the same {} txs: {:.4} s; ratio {:.1}x",
+        again.flows.len(),
+        ours.as_secs_f64(),
+        again.flows.len() as f64 / ours.as_secs_f64(),
+        visited,
+        bfs.as_secs_f64(),
+        ours.as_secs_f64() / bfs.as_secs_f64().max(1e-9)
+    );
+    let targets = deposits(ledger, 1_000);
+    let params = ScreenParams::default();
+    let mut lat: Vec<Duration> = targets
+        .iter()
+        .map(|t| {
+            let s = Instant::now();
+            screen(ledger, attrs, &[*t], &params).expect("screen");
+            s.elapsed()
+        })
+        .collect();
+    lat.sort();
+    println!(
+        "screen, 6 hops, {} deposits: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        lat.len(),
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.9).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().unwrap().as_secs_f64() * 1e3
+    );
+    let batch = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let s = Instant::now();
+        pool.install(|| {
+            targets
+                .par_iter()
+                .for_each(|t| drop(screen(ledger, attrs, &[*t], &params).expect("screen")))
+        });
+        s.elapsed()
+    };
+    let (one, two) = (batch(1), batch(2));
+    println!(
+        "batch of {} screens: 1 thread {:.2} s, 2 threads {:.2} s, scaling {:.2}x",
+        targets.len(),
+        one.as_secs_f64(),
+        two.as_secs_f64(),
+        one.as_secs_f64() / two.as_secs_f64()
+    );
+}

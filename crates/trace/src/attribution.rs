@@ -1,0 +1,87 @@
+//! Who the engine believes holds an address: labels loaded once from the index into memory,
+//! keyed by dense address id, so that every output the engine meets costs one hash lookup.
+
+use std::sync::Arc;
+
+use chaintrace_model::{AddrId, Category};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::ledger::OutRef;
+
+/// One attribution of an address or output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Attr {
+    #[serde(skip)]
+    pub label_id: u32,
+    pub name: Arc<str>,
+    pub category: Category,
+    pub confidence: u8,
+    pub source: Arc<str>,
+}
+
+pub type Attrs = Arc<[Attr]>;
+
+/// Every attribution that applies to an indexed address or output.
+#[derive(Default, Clone)]
+pub struct Attributions {
+    by_addr: FxHashMap<AddrId, Attrs>,
+    by_output: FxHashMap<OutRef, Attrs>,
+}
+
+impl Attributions {
+    pub fn new(by_addr: FxHashMap<AddrId, Attrs>, by_output: FxHashMap<OutRef, Attrs>) -> Self {
+        Attributions { by_addr, by_output }
+    }
+
+    /// Labels of an output: its own, then its address's.
+    pub fn of(&self, out: OutRef, addr: AddrId) -> Option<Vec<Attr>> {
+        let own = self.by_output.get(&out);
+        let via_addr = self.by_addr.get(&addr);
+        match (own, via_addr) {
+            (None, None) => None,
+            (a, b) => Some(
+                a.into_iter()
+                    .chain(b)
+                    .flat_map(|x| x.iter().cloned())
+                    .collect(),
+            ),
+        }
+    }
+
+    pub fn of_addr(&self, addr: AddrId) -> Option<&Attrs> {
+        self.by_addr.get(&addr)
+    }
+
+    pub fn addresses(&self) -> usize {
+        self.by_addr.len()
+    }
+
+    pub fn outputs(&self) -> usize {
+        self.by_output.len()
+    }
+}
+
+/// Categories at which a trace stops.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum StopSet {
+    /// Any attributed service (`Category::is_service`): the default for forward traces.
+    Services,
+    /// Any attribution at all: the default for backward exposure.
+    AnyLabel,
+    /// Exactly these categories.
+    Only(Vec<Category>),
+    /// Never stop at labels.
+    Nothing,
+}
+
+impl StopSet {
+    pub fn stops(&self, attrs: &[Attr]) -> bool {
+        attrs.iter().any(|a| match self {
+            StopSet::Services => a.category.is_service(),
+            StopSet::AnyLabel => true,
+            StopSet::Only(cats) => cats.contains(&a.category),
+            StopSet::Nothing => false,
+        })
+    }
+}

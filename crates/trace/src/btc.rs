@@ -1,0 +1,290 @@
+//! The Bitcoin index as a [`UtxoLedger`], plus resolving what users type (addresses, txids,
+//! `txid:vout`, `label:NAME`) into outputs, and loading the index's labels into memory.
+
+use std::sync::Arc;
+
+use chaintrace_model::btc::{AddrKey, ScriptKind};
+use chaintrace_model::{Network, TxNum};
+use chaintrace_store::btc::{parse_display_hash, BtcIndex};
+use chaintrace_store::labels::LabelStore;
+use chaintrace_store::records::{PrevTx, TxRecord};
+use chaintrace_store::tables::{BtcSpends, BtcTxs, LabelTarget, OutPointNum};
+use chaintrace_store::Store;
+use rustc_hash::FxHashMap;
+
+use crate::attribution::{Attr, Attributions};
+use crate::ledger::{InView, OutRef, OutView, TraceError, TxView, UtxoLedger};
+
+/// A Bitcoin index opened for tracing.
+#[derive(Clone, Copy)]
+pub struct BtcLedger<'s> {
+    idx: BtcIndex<'s>,
+    network: Network,
+}
+
+impl<'s> BtcLedger<'s> {
+    pub fn new(store: &'s Store) -> Result<Self, TraceError> {
+        let idx = BtcIndex::new(store);
+        let network = idx
+            .network()?
+            .ok_or_else(|| TraceError::NotFound("the index holds no Bitcoin data".into()))?;
+        Ok(BtcLedger { idx, network })
+    }
+
+    pub fn index(&self) -> BtcIndex<'s> {
+        self.idx
+    }
+
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// The outputs a reference names, and whether the list was cut at `limit`:
+    /// `txid:vout` (one output), a txid (all its spendable outputs), `label:NAME` (everything
+    /// carrying that label) or an address (every output it received).
+    pub fn resolve(
+        &self,
+        reference: &str,
+        limit: usize,
+    ) -> Result<(Vec<OutRef>, bool), TraceError> {
+        let r = reference.trim();
+        if let Some(name) = r.strip_prefix("label:") {
+            return self.resolve_label(name, limit);
+        }
+        if let Some((txid, vout)) = r.split_once(':').filter(|(t, _)| t.len() == 64) {
+            let vout: u32 = vout.parse().map_err(|_| {
+                TraceError::Invalid(format!("{r:?}: output index must be a number"))
+            })?;
+            let out = self.output(txid, vout)?;
+            return Ok((vec![out], false));
+        }
+        if r.len() == 64 && r.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return self.resolve_tx(r).map(|v| (v, false));
+        }
+        self.resolve_address(r, limit)
+    }
+
+    fn tx_num(&self, display: &str) -> Result<TxNum, TraceError> {
+        let txid = parse_display_hash(display)
+            .ok_or_else(|| TraceError::Invalid(format!("{display:?} is not a txid")))?;
+        self.idx.tx_num(&txid)?.ok_or_else(|| {
+            TraceError::NotFound(format!("transaction {display} is not in the index"))
+        })
+    }
+
+    fn output(&self, txid: &str, vout: u32) -> Result<OutRef, TraceError> {
+        let tx = self.tx_num(txid)?;
+        let n = self.tx(tx)?.outputs.len();
+        if vout as usize >= n {
+            return Err(TraceError::NotFound(format!(
+                "transaction {txid} has {n} outputs, not {}",
+                vout + 1
+            )));
+        }
+        Ok(OutRef { tx, vout })
+    }
+
+    fn resolve_tx(&self, txid: &str) -> Result<Vec<OutRef>, TraceError> {
+        let tx = self.tx_num(txid)?;
+        let view = self.tx(tx)?;
+        Ok((0..view.outputs.len() as u32)
+            .filter(|v| !view.outputs[*v as usize].kind.is_unspendable())
+            .map(|vout| OutRef { tx, vout })
+            .collect())
+    }
+
+    fn resolve_address(&self, text: &str, limit: usize) -> Result<(Vec<OutRef>, bool), TraceError> {
+        let key =
+            AddrKey::parse(text, self.network).map_err(|e| TraceError::Invalid(e.to_string()))?;
+        let id = self.idx.addr_id(&key)?.ok_or_else(|| {
+            TraceError::NotFound(format!("address {text} never appears in the index"))
+        })?;
+        let mut outs = Vec::new();
+        for item in self.idx.addr_outputs(id) {
+            if outs.len() == limit {
+                return Ok((outs, true));
+            }
+            let (tx, vout, _) = item?;
+            outs.push(OutRef { tx, vout });
+        }
+        Ok((outs, false))
+    }
+
+    fn resolve_label(&self, name: &str, limit: usize) -> Result<(Vec<OutRef>, bool), TraceError> {
+        let labels = LabelStore::new(self.idx.store());
+        let mut outs = Vec::new();
+        let mut found = false;
+        for item in labels.all() {
+            let (id, label) = item?;
+            if label.name != name {
+                continue;
+            }
+            found = true;
+            for target in labels.targets(id) {
+                match target? {
+                    LabelTarget::BtcAddr(key) => {
+                        let Some(addr) = self.idx.addr_id(&key)? else {
+                            continue;
+                        };
+                        for o in self.idx.addr_outputs(addr) {
+                            let (tx, vout, _) = o?;
+                            outs.push(OutRef { tx, vout });
+                        }
+                    }
+                    LabelTarget::BtcOutput(txid, vout) => {
+                        if let Some(tx) = self.idx.tx_num(&txid)? {
+                            outs.push(OutRef { tx, vout });
+                        }
+                    }
+                }
+            }
+        }
+        if !found {
+            return Err(TraceError::NotFound(format!(
+                "no label is named {name:?} (see `chaintrace labels list`)"
+            )));
+        }
+        outs.sort();
+        outs.dedup();
+        let truncated = outs.len() > limit;
+        outs.truncate(limit);
+        Ok((outs, truncated))
+    }
+
+    /// Display txid of a transaction number.
+    pub fn txid(&self, tx: TxNum) -> Result<[u8; 32], TraceError> {
+        Ok(self
+            .idx
+            .tx(tx)?
+            .ok_or_else(|| TraceError::NotFound(format!("transaction {tx} is missing")))?
+            .txid)
+    }
+}
+
+fn missing(tx: TxNum) -> TraceError {
+    TraceError::NotFound(format!("transaction {tx} is missing from the index"))
+}
+
+/// The engine's view of a stored transaction (spenders filled in separately).
+fn view(tx: TxNum, rec: TxRecord) -> TxView {
+    let outputs = rec
+        .outputs
+        .iter()
+        .map(|o| OutView {
+            value: o.value,
+            addr: o.addr,
+            kind: o.kind,
+            spent_by: None,
+        })
+        .collect();
+    let inputs = rec
+        .inputs
+        .iter()
+        .map(|i| InView {
+            prev: match i.prev_tx {
+                PrevTx::Indexed(t) => Some(OutRef {
+                    tx: t,
+                    vout: i.vout,
+                }),
+                PrevTx::External(_) => None,
+            },
+            value: i.value,
+            addr: i.addr,
+        })
+        .collect();
+    TxView {
+        tx,
+        txid: rec.txid,
+        height: rec.height,
+        coinbase: rec.coinbase,
+        inputs,
+        outputs,
+    }
+}
+
+impl UtxoLedger for BtcLedger<'_> {
+    fn tx(&self, tx: TxNum) -> Result<TxView, TraceError> {
+        Ok(self
+            .txs(&[tx], true)?
+            .pop()
+            .expect("one view per transaction"))
+    }
+
+    /// Two batched reads for the whole set: the records, then every output's spender.
+    fn txs(&self, txs: &[TxNum], spenders: bool) -> Result<Vec<TxView>, TraceError> {
+        let records = self.idx.store().multi_get::<BtcTxs>(txs)?;
+        let mut views = Vec::with_capacity(txs.len());
+        for (tx, rec) in txs.iter().zip(records) {
+            views.push(view(*tx, rec.ok_or_else(|| missing(*tx))?));
+        }
+        if spenders {
+            let keys: Vec<OutPointNum> = views
+                .iter()
+                .flat_map(|v| {
+                    (0..v.outputs.len() as u32).map(move |vout| OutPointNum { tx: v.tx, vout })
+                })
+                .collect();
+            let mut spends = self.idx.store().multi_get::<BtcSpends>(&keys)?.into_iter();
+            for o in views.iter_mut().flat_map(|v| v.outputs.iter_mut()) {
+                o.spent_by = spends.next().flatten().map(|s| s.tx);
+            }
+        }
+        Ok(views)
+    }
+
+    fn block_txs(&self, height: u32) -> Result<(TxNum, u32), TraceError> {
+        let b = self
+            .idx
+            .block(height)?
+            .ok_or_else(|| TraceError::NotFound(format!("block {height} is not in the index")))?;
+        Ok((b.first_tx, b.tx_count))
+    }
+
+    fn subsidy(&self, height: u32) -> u64 {
+        self.network.subsidy(height)
+    }
+}
+
+/// Loads every label that applies to an indexed address or output.
+pub fn load_attributions(store: &Store) -> Result<Attributions, TraceError> {
+    let idx = BtcIndex::new(store);
+    let labels = LabelStore::new(store);
+    let mut by_addr: FxHashMap<_, Vec<Attr>> = FxHashMap::default();
+    let mut by_output: FxHashMap<OutRef, Vec<Attr>> = FxHashMap::default();
+    for item in labels.all() {
+        let (id, label) = item?;
+        let attr = Attr {
+            label_id: id.0,
+            name: Arc::from(label.name.as_str()),
+            category: label.category.clone(),
+            confidence: label.confidence,
+            source: Arc::from(label.source.as_str()),
+        };
+        for target in labels.targets(id) {
+            match target? {
+                LabelTarget::BtcAddr(key) => {
+                    if let Some(addr) = idx.addr_id(&key)? {
+                        by_addr.entry(addr).or_default().push(attr.clone());
+                    }
+                }
+                LabelTarget::BtcOutput(txid, vout) => {
+                    if let Some(tx) = idx.tx_num(&txid)? {
+                        by_output
+                            .entry(OutRef { tx, vout })
+                            .or_default()
+                            .push(attr.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(Attributions::new(
+        by_addr.into_iter().map(|(k, v)| (k, v.into())).collect(),
+        by_output.into_iter().map(|(k, v)| (k, v.into())).collect(),
+    ))
+}
+
+/// Whether outputs of this kind can ever move again.
+pub fn is_unspendable(kind: ScriptKind) -> bool {
+    kind.is_unspendable()
+}

@@ -1,0 +1,652 @@
+//! Forward tracing: where did the tainted coins go?
+//!
+//! Transactions are processed in chain order (dense transaction numbers), so when a
+//! transaction is processed every tainted input it spends is already known and the policy sees
+//! all of them at once, as it must for the ordered policies. Each tainted output then either
+//! moves on to its spender or becomes a *holding* with the reason the trace stopped there.
+//! Data for upcoming transactions is fetched in parallel; the taint itself is applied
+//! sequentially, so results do not depend on the number of threads.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chaintrace_model::{AddrId, TxNum};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::amount::Amount;
+use crate::attribution::{Attr, Attributions, StopSet};
+use crate::ledger::{OutRef, TraceError, TxView, UtxoLedger};
+use crate::policy::Rules;
+use crate::taint::{Taint, TaintLabel};
+
+/// Why taint stopped moving at a holding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// The output is unspent: this is where the coins are now.
+    Unspent,
+    /// The output pays an attributed service (exchange, mixer, ...) in the stop set.
+    StoppedAtLabel,
+    /// The hop limit was reached.
+    MaxHops,
+    /// The tainted amount is below `--min-amount`.
+    BelowMin,
+    /// The output was spent after `--until-height`.
+    UntilHeight,
+    /// Provably unspendable (OP_RETURN).
+    Burned,
+    /// Not followed because of a cap (fan-out per transaction, or the trace's work budget).
+    Truncated,
+    /// Dirty-first strategies: the transaction mixed in clean coins, so the trace ends there.
+    Terminal,
+}
+
+/// How far a trace expands (spec §1.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Follow every tainted output.
+    All,
+    /// Stop at the first transaction whose outputs contain clean value (kept as terminal).
+    DirtyFirst,
+    /// Like dirty-first, but such transactions are left out of the trace entirely.
+    PureDirtyFirst,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ForwardParams {
+    pub rules: Rules,
+    pub max_hops: u32,
+    pub min_amount: u64,
+    pub stop_at: StopSet,
+    pub until_height: Option<u32>,
+    /// Tainted outputs followed per transaction; the rest become `truncated` holdings.
+    pub max_fanout: usize,
+    /// Transactions processed before the rest of the frontier becomes `truncated` holdings.
+    pub max_txs: usize,
+    pub strategy: Strategy,
+}
+
+impl ForwardParams {
+    pub fn new(rules: Rules) -> Self {
+        ForwardParams {
+            rules,
+            max_hops: 100,
+            min_amount: 0,
+            stop_at: StopSet::Services,
+            until_height: None,
+            max_fanout: 10_000,
+            max_txs: 5_000_000,
+            strategy: Strategy::All,
+        }
+    }
+}
+
+/// A source output and the label its coins are traced under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Source {
+    pub out: OutRef,
+    pub label: TaintLabel,
+}
+
+/// Where traced value sits at the end.
+#[derive(Clone, Debug)]
+pub struct Holding {
+    pub out: OutRef,
+    pub txid: [u8; 32],
+    pub height: u32,
+    pub value: u64,
+    pub addr: AddrId,
+    pub taint: Taint<u64>,
+    pub tainted: u64,
+    pub hops: u32,
+    pub status: Status,
+    pub attrs: Vec<Attr>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FlowInput {
+    pub prev: Option<OutRef>,
+    pub value: u64,
+    pub tainted: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct FlowOutput {
+    pub vout: u32,
+    pub value: u64,
+    pub addr: AddrId,
+    pub tainted: u64,
+}
+
+/// One transaction on the path, with the taint it moved.
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub tx: TxNum,
+    pub txid: [u8; 32],
+    pub height: u32,
+    pub hop: u32,
+    pub coinbase: bool,
+    pub inputs: Vec<FlowInput>,
+    pub outputs: Vec<FlowOutput>,
+    pub fee: u64,
+    pub fee_tainted: u64,
+    pub terminal: bool,
+}
+
+/// The result of a forward trace, before rendering.
+#[derive(Clone, Debug, Default)]
+pub struct ForwardTrace {
+    pub sources: Vec<(Source, u64)>,
+    pub holdings: Vec<Holding>,
+    pub flows: Vec<Flow>,
+    /// Taint paid as fees (a sink unless `taint_fee`), per label.
+    pub fees: Vec<(TaintLabel, u64)>,
+    /// Taint destroyed (unclaimed by a coinbase), per label.
+    pub burned: Vec<(TaintLabel, u64)>,
+    /// Whether a cap cut the trace short somewhere.
+    pub truncated: bool,
+}
+
+/// A tainted output waiting for its spender.
+#[derive(Clone, Debug)]
+struct Pending {
+    taint: Taint<u64>,
+    hop: u32,
+    txid: [u8; 32],
+    height: u32,
+    value: u64,
+    addr: AddrId,
+}
+
+/// Normal transactions come first (phase 0); a block's coinbase receiving tainted fees is
+/// processed after the block's last transaction (phase 1).
+type Key = (TxNum, u8);
+
+const PREFETCH: usize = 1024;
+
+struct Engine<'a, L> {
+    ledger: &'a L,
+    attrs: &'a Attributions,
+    params: &'a ForwardParams,
+    queue: BTreeSet<Key>,
+    pending: FxHashMap<OutRef, Pending>,
+    loaded: FxHashMap<TxNum, Arc<TxView>>,
+    coinbase_fees: FxHashMap<u32, Vec<(u64, Taint<u64>, u32)>>,
+    processed: usize,
+    out: ForwardTrace,
+}
+
+/// Traces `sources` forward through `ledger`.
+pub fn trace_forward<L: UtxoLedger>(
+    ledger: &L,
+    attrs: &Attributions,
+    sources: &[Source],
+    params: &ForwardParams,
+) -> Result<ForwardTrace, TraceError> {
+    let mut e = Engine {
+        ledger,
+        attrs,
+        params,
+        queue: BTreeSet::new(),
+        pending: FxHashMap::default(),
+        loaded: FxHashMap::default(),
+        coinbase_fees: FxHashMap::default(),
+        processed: 0,
+        out: ForwardTrace::default(),
+    };
+    e.seed(sources)?;
+    while let Some(key) = e.queue.pop_first() {
+        e.prefetch(key.0)?;
+        if key.1 == 1 {
+            e.coinbase_step(key.0)?;
+        } else {
+            e.step(key.0)?;
+        }
+    }
+    e.out.holdings.sort_by_key(|h| h.out);
+    Ok(e.out)
+}
+
+fn add(totals: &mut Vec<(TaintLabel, u64)>, parts: impl IntoIterator<Item = (TaintLabel, u64)>) {
+    for (l, a) in parts {
+        match totals.iter_mut().find(|(k, _)| *k == l) {
+            Some((_, sum)) => *sum += a,
+            None => totals.push((l, a)),
+        }
+    }
+    totals.sort_by_key(|(l, _)| *l);
+}
+
+impl<L: UtxoLedger> Engine<'_, L> {
+    fn view(&mut self, tx: TxNum) -> Result<Arc<TxView>, TraceError> {
+        if let Some(v) = self.loaded.get(&tx) {
+            return Ok(Arc::clone(v));
+        }
+        let v = Arc::new(self.ledger.tx(tx)?);
+        self.loaded.insert(tx, Arc::clone(&v));
+        Ok(v)
+    }
+
+    /// Loads the next queued transactions in parallel when `next` is not loaded yet.
+    fn prefetch(&mut self, next: TxNum) -> Result<(), TraceError> {
+        if self.loaded.contains_key(&next) {
+            return Ok(());
+        }
+        let wanted: Vec<TxNum> = std::iter::once(next)
+            .chain(self.queue.iter().map(|k| k.0))
+            .filter(|t| !self.loaded.contains_key(t))
+            .take(PREFETCH)
+            .collect();
+        for v in load_parallel(self.ledger, &wanted, true)? {
+            self.loaded.insert(v.tx, Arc::new(v));
+        }
+        Ok(())
+    }
+
+    fn seed(&mut self, sources: &[Source]) -> Result<(), TraceError> {
+        let mut seen = BTreeSet::new();
+        for s in sources {
+            if !seen.insert(s.out) {
+                continue; // an output named twice keeps its first label (spec §1.3, collisions)
+            }
+            let view = self.view(s.out.tx)?;
+            let o = view.outputs.get(s.out.vout as usize).ok_or_else(|| {
+                TraceError::NotFound(format!(
+                    "transaction {} has no output {}",
+                    s.out.tx, s.out.vout
+                ))
+            })?;
+            let taint = self
+                .params
+                .rules
+                .policy
+                .seed(s.label, o.value)
+                .expect("a source carries taint");
+            self.out.sources.push((*s, o.value));
+            self.emit(&view, s.out.vout, taint, 0, false)?;
+        }
+        Ok(())
+    }
+
+    /// Decides what happens to a tainted output: a holding, or on to its spender.
+    fn emit(
+        &mut self,
+        view: &TxView,
+        vout: u32,
+        taint: Taint<u64>,
+        hop: u32,
+        capped: bool,
+    ) -> Result<(), TraceError> {
+        let o = &view.outputs[vout as usize];
+        let out = OutRef { tx: view.tx, vout };
+        let tainted = taint.tainted(o.value);
+        let attrs = self.attrs.of(out, o.addr).unwrap_or_default();
+        let status = if o.kind.is_unspendable() {
+            Some(Status::Burned)
+        } else if hop > 0 && self.params.stop_at.stops(&attrs) {
+            Some(Status::StoppedAtLabel)
+        } else if o.spent_by.is_none() {
+            Some(Status::Unspent)
+        } else if capped {
+            Some(Status::Truncated)
+        } else if tainted < self.params.min_amount {
+            Some(Status::BelowMin)
+        } else if hop >= self.params.max_hops {
+            Some(Status::MaxHops)
+        } else {
+            None
+        };
+        match (status, o.spent_by) {
+            (Some(status), _) => {
+                if status == Status::Burned {
+                    add(&mut self.out.burned, taint.by_label(o.value));
+                }
+                self.hold(
+                    out,
+                    view.txid,
+                    view.height,
+                    o.value,
+                    o.addr,
+                    taint,
+                    hop,
+                    status,
+                    attrs,
+                );
+            }
+            (None, Some(spender)) => {
+                let p = Pending {
+                    taint,
+                    hop,
+                    txid: view.txid,
+                    height: view.height,
+                    value: o.value,
+                    addr: o.addr,
+                };
+                self.pending.insert(out, p);
+                self.queue.insert((spender, 0));
+            }
+            (None, None) => unreachable!("unspent outputs always get a status"),
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn hold(
+        &mut self,
+        out: OutRef,
+        txid: [u8; 32],
+        height: u32,
+        value: u64,
+        addr: AddrId,
+        taint: Taint<u64>,
+        hops: u32,
+        status: Status,
+        attrs: Vec<Attr>,
+    ) {
+        if status == Status::Truncated {
+            self.out.truncated = true;
+        }
+        let tainted = taint.tainted(value);
+        self.out.holdings.push(Holding {
+            out,
+            txid,
+            height,
+            value,
+            addr,
+            taint,
+            tainted,
+            hops,
+            status,
+            attrs,
+        });
+    }
+
+    /// Turns the tainted inputs of `view` back into holdings (the trace does not enter it).
+    fn stop_before(&mut self, view: &TxView, status: Status) {
+        for i in &view.inputs {
+            let Some(prev) = i.prev else { continue };
+            if let Some(p) = self.pending.remove(&prev) {
+                let attrs = self.attrs.of(prev, p.addr).unwrap_or_default();
+                self.hold(
+                    prev, p.txid, p.height, p.value, p.addr, p.taint, p.hop, status, attrs,
+                );
+            }
+        }
+    }
+
+    fn step(&mut self, tx: TxNum) -> Result<(), TraceError> {
+        let view = self
+            .loaded
+            .remove(&tx)
+            .map_or_else(|| self.ledger.tx(tx).map(Arc::new), Ok)?;
+        if self.params.until_height.is_some_and(|u| view.height > u) {
+            self.stop_before(&view, Status::UntilHeight);
+            return Ok(());
+        }
+        if self.processed >= self.params.max_txs {
+            self.stop_before(&view, Status::Truncated);
+            return Ok(());
+        }
+        self.processed += 1;
+        let taken: Vec<Option<Pending>> = view
+            .inputs
+            .iter()
+            .map(|i| i.prev.and_then(|p| self.pending.remove(&p)))
+            .collect();
+        let hop = 1 + taken.iter().flatten().map(|p| p.hop).min().unwrap_or(0);
+        let inputs: Vec<(u64, Option<&Taint<u64>>)> = view
+            .inputs
+            .iter()
+            .zip(&taken)
+            .map(|(i, p)| (i.value, p.as_ref().map(|p| &p.taint)))
+            .collect();
+        let values: Vec<u64> = view.outputs.iter().map(|o| o.value).collect();
+        let outcome = self.params.rules.apply(&inputs, &values);
+        let fee = view.fee();
+        let mut flow = self.flow(
+            &view,
+            hop,
+            &inputs,
+            &outcome.outputs,
+            fee,
+            outcome.fee.as_ref(),
+        );
+        if self.ends_here(&outcome.outputs, &values) {
+            if self.params.strategy == Strategy::PureDirtyFirst {
+                self.restore(&view, taken);
+                self.stop_before(&view, Status::Terminal);
+                return Ok(());
+            }
+            flow.terminal = true;
+        }
+        self.out.flows.push(flow);
+        self.pay_fee(&view, fee, outcome.fee, hop)?;
+        self.emit_outputs(&view, outcome.outputs, hop, flow_terminal(&self.out.flows))
+    }
+
+    /// Dirty-first strategies end at a transaction whose outputs hold clean value.
+    fn ends_here(&self, outputs: &[Option<Taint<u64>>], values: &[u64]) -> bool {
+        self.params.strategy != Strategy::All
+            && outputs
+                .iter()
+                .zip(values)
+                .any(|(t, v)| t.as_ref().map_or(*v, |t| v - t.tainted(*v)) > 0)
+    }
+
+    /// Puts taken inputs back so that [`Engine::stop_before`] can report them.
+    fn restore(&mut self, view: &TxView, taken: Vec<Option<Pending>>) {
+        for (i, p) in view.inputs.iter().zip(taken) {
+            if let (Some(prev), Some(p)) = (i.prev, p) {
+                self.pending.insert(prev, p);
+            }
+        }
+    }
+
+    fn flow(
+        &self,
+        view: &TxView,
+        hop: u32,
+        inputs: &[(u64, Option<&Taint<u64>>)],
+        outs: &[Option<Taint<u64>>],
+        fee: u64,
+        fee_taint: Option<&Taint<u64>>,
+    ) -> Flow {
+        Flow {
+            tx: view.tx,
+            txid: view.txid,
+            height: view.height,
+            hop,
+            coinbase: view.coinbase,
+            inputs: view
+                .inputs
+                .iter()
+                .zip(inputs)
+                .map(|(i, (v, t))| FlowInput {
+                    prev: i.prev,
+                    value: *v,
+                    tainted: t.map_or(0, |t| t.tainted(*v)),
+                })
+                .collect(),
+            outputs: view
+                .outputs
+                .iter()
+                .zip(outs)
+                .enumerate()
+                .map(|(k, (o, t))| FlowOutput {
+                    vout: k as u32,
+                    value: o.value,
+                    addr: o.addr,
+                    tainted: t.as_ref().map_or(0, |t| t.tainted(o.value)),
+                })
+                .collect(),
+            fee,
+            fee_tainted: fee_taint.map_or(0, |t| t.tainted(fee)),
+            terminal: false,
+        }
+    }
+
+    fn pay_fee(
+        &mut self,
+        view: &TxView,
+        fee: u64,
+        taint: Option<Taint<u64>>,
+        hop: u32,
+    ) -> Result<(), TraceError> {
+        let Some(taint) = taint else { return Ok(()) };
+        if !self.params.rules.taint_fee {
+            add(&mut self.out.fees, taint.by_label(fee));
+            return Ok(());
+        }
+        let (first, count) = self.ledger.block_txs(view.height)?;
+        self.coinbase_fees
+            .entry(view.height)
+            .or_default()
+            .push((fee, taint, hop));
+        self.queue
+            .insert((TxNum(first.0 + u64::from(count) - 1), 1));
+        Ok(())
+    }
+
+    /// A block's coinbase receiving the block's tainted fees (`taint_fee`), Redux order.
+    fn coinbase_step(&mut self, last: TxNum) -> Result<(), TraceError> {
+        let height = self.view(last)?.height;
+        let fees = self.coinbase_fees.remove(&height).unwrap_or_default();
+        let (first, _) = self.ledger.block_txs(height)?;
+        let view = self.view(first)?;
+        let inputs: Vec<(u64, Option<&Taint<u64>>)> =
+            fees.iter().map(|(v, t, _)| (*v, Some(t))).collect();
+        let values: Vec<u64> = view.outputs.iter().map(|o| o.value).collect();
+        let outcome =
+            self.params
+                .rules
+                .apply_coinbase(&inputs, self.ledger.subsidy(height), &values);
+        let hop = 1 + fees.iter().map(|(_, _, h)| *h).min().unwrap_or(0);
+        let claimed: u64 = values.iter().sum();
+        let total: u64 = fees.iter().map(|(v, _, _)| v).sum::<u64>() + self.ledger.subsidy(height);
+        let mut flow = self.flow(&view, hop, &inputs, &outcome.outputs, 0, None);
+        flow.fee_tainted = 0;
+        self.out.flows.push(flow);
+        if let Some(burned) = &outcome.fee {
+            add(
+                &mut self.out.burned,
+                burned.by_label(total.saturating_sub(claimed)),
+            );
+        }
+        self.emit_outputs(&view, outcome.outputs, hop, false)
+    }
+
+    fn emit_outputs(
+        &mut self,
+        view: &TxView,
+        outputs: Vec<Option<Taint<u64>>>,
+        hop: u32,
+        terminal: bool,
+    ) -> Result<(), TraceError> {
+        let mut tainted: Vec<(u32, Taint<u64>)> = outputs
+            .into_iter()
+            .enumerate()
+            .filter_map(|(k, t)| t.map(|t| (k as u32, t)))
+            .collect();
+        if terminal {
+            for (vout, taint) in tainted {
+                let o = &view.outputs[vout as usize];
+                let out = OutRef { tx: view.tx, vout };
+                let attrs = self.attrs.of(out, o.addr).unwrap_or_default();
+                self.hold(
+                    out,
+                    view.txid,
+                    view.height,
+                    o.value,
+                    o.addr,
+                    taint,
+                    hop,
+                    Status::Terminal,
+                    attrs,
+                );
+            }
+            return Ok(());
+        }
+        // Past the fan-out cap, the smallest tainted outputs are reported but not followed.
+        let capped: Vec<u32> = if tainted.len() > self.params.max_fanout {
+            let mut by_size = tainted.clone();
+            by_size.sort_by(|(ka, a), (kb, b)| {
+                let (va, vb) = (
+                    view.outputs[*ka as usize].value,
+                    view.outputs[*kb as usize].value,
+                );
+                b.tainted(vb).cmp(&a.tainted(va)).then(ka.cmp(kb))
+            });
+            by_size
+                .into_iter()
+                .skip(self.params.max_fanout)
+                .map(|(k, _)| k)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (vout, taint) in tainted.drain(..) {
+            self.emit(view, vout, taint, hop, capped.contains(&vout))?;
+        }
+        Ok(())
+    }
+}
+
+/// Loads `txs` in as many batched chunks as there are threads.
+pub(crate) fn load_parallel<L: UtxoLedger>(
+    ledger: &L,
+    txs: &[TxNum],
+    spenders: bool,
+) -> Result<Vec<TxView>, TraceError> {
+    let chunk = txs.len().div_ceil(rayon::current_num_threads()).max(64);
+    let parts: Vec<Result<Vec<TxView>, TraceError>> = txs
+        .par_chunks(chunk)
+        .map(|c| ledger.txs(c, spenders))
+        .collect();
+    let mut out = Vec::with_capacity(txs.len());
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
+fn flow_terminal(flows: &[Flow]) -> bool {
+    flows.last().is_some_and(|f| f.terminal)
+}
+
+/// Per-label totals of the sources.
+pub fn source_totals(t: &ForwardTrace) -> Vec<(TaintLabel, u64)> {
+    let mut totals = Vec::new();
+    add(&mut totals, t.sources.iter().map(|(s, v)| (s.label, *v)));
+    totals
+}
+
+/// Per-label totals of holdings (optionally only one status).
+pub fn holding_totals(t: &ForwardTrace, status: Option<Status>) -> Vec<(TaintLabel, u64)> {
+    let mut totals = Vec::new();
+    for h in t
+        .holdings
+        .iter()
+        .filter(|h| status.is_none_or(|s| h.status == s))
+    {
+        add(&mut totals, h.taint.by_label(h.value));
+    }
+    totals
+}
+
+/// Whether every source unit is accounted for (holdings + fees + burned), per label.
+pub fn is_conserved(t: &ForwardTrace) -> bool {
+    let mut out = holding_totals(t, None);
+    add(&mut out, t.fees.iter().copied());
+    add(&mut out, t.burned.iter().copied());
+    source_totals(t) == out
+}
+
+impl<A: Amount> Taint<A> {
+    /// Total of `by_label` (same as `tainted` except for poison).
+    pub fn label_sum(&self, value: A) -> A {
+        A::sum(self.by_label(value).into_iter().map(|(_, a)| a))
+    }
+}

@@ -1,0 +1,354 @@
+//! Taint policies for one transaction (spec §1): how the taint of the inputs is shared among the
+//! outputs and the fee.
+//!
+//! - **Poison**: every output (and the fee) carries the union of the inputs' labels.
+//! - **Haircut**: each label's tainted amount is split in proportion to output values, the fee
+//!   taking its share; largest-remainder rounding keeps every unit.
+//! - **Ordered** (FIFO, LIFO, TIHO, CISO, ...): the inputs' segments form one stream, reordered
+//!   by the input order, and outputs take consecutive slices of it in the output order. The fee
+//!   is the stream's tail (`FeeMode::Tail`) or a proportional cut of every segment first.
+
+use serde::Serialize;
+
+use crate::amount::Amount;
+use crate::rounding::split;
+use crate::taint::{coalesce, Seg, Taint, TaintLabel};
+
+/// Order in which input coins enter the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputOrder {
+    /// Natural order (input index, then segment order).
+    First,
+    /// The whole stream reversed.
+    Last,
+    /// Tainted segments first, clean after (stable).
+    TaintFirst,
+    /// Clean segments first (stable).
+    CleanFirst,
+    /// Largest segments first (stable).
+    Highest,
+    /// Smallest segments first (stable).
+    Smallest,
+}
+
+/// Order in which outputs take from the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputOrder {
+    First,
+    Last,
+    /// Largest value first; ties to the lower index.
+    Highest,
+    /// Smallest value first; ties to the lower index.
+    Smallest,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Policy {
+    Poison,
+    Haircut,
+    Ordered {
+        input: InputOrder,
+        output: OutputOrder,
+    },
+}
+
+impl Policy {
+    pub const FIFO: Policy = Policy::Ordered {
+        input: InputOrder::First,
+        output: OutputOrder::First,
+    };
+    pub const LIFO: Policy = Policy::Ordered {
+        input: InputOrder::Last,
+        output: OutputOrder::First,
+    };
+    pub const TIHO: Policy = Policy::Ordered {
+        input: InputOrder::TaintFirst,
+        output: OutputOrder::Highest,
+    };
+    pub const CISO: Policy = Policy::Ordered {
+        input: InputOrder::CleanFirst,
+        output: OutputOrder::Smallest,
+    };
+
+    /// The named policies users choose from.
+    pub const NAMED: [(&'static str, Policy); 6] = [
+        ("poison", Policy::Poison),
+        ("haircut", Policy::Haircut),
+        ("fifo", Policy::FIFO),
+        ("lifo", Policy::LIFO),
+        ("tiho", Policy::TIHO),
+        ("ciso", Policy::CISO),
+    ];
+
+    pub fn parse(name: &str) -> Option<Policy> {
+        Self::NAMED
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, p)| *p)
+    }
+
+    pub fn name(&self) -> String {
+        match Self::NAMED.iter().find(|(_, p)| p == self) {
+            Some((n, _)) => n.to_string(),
+            None => format!("{self:?}").to_lowercase(),
+        }
+    }
+
+    /// Whether the policy conserves taint (poison does not: it over-approximates).
+    pub fn is_lossless(&self) -> bool {
+        !matches!(self, Policy::Poison)
+    }
+
+    /// The fee mode the spec recommends: the stream's tail for ordered policies (the
+    /// Bitcoin Redux semantics), proportional otherwise.
+    pub fn default_fee_mode(&self) -> FeeMode {
+        match self {
+            Policy::Ordered { .. } => FeeMode::Tail,
+            _ => FeeMode::Proportional,
+        }
+    }
+
+    /// The state a source holder starts with: entirely tainted by `label`.
+    pub fn seed<A: Amount>(&self, label: TaintLabel, value: A) -> Option<Taint<A>> {
+        match self {
+            Policy::Poison => Taint::poison(vec![label]),
+            Policy::Haircut => Taint::haircut(vec![(label, value)]),
+            Policy::Ordered { .. } => Taint::ordered(vec![Seg::tainted(label, value)]),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FeeMode {
+    /// Outputs are paid first; the fee is the last units of the stream.
+    Tail,
+    /// Every input segment gives up its proportional share of the fee first.
+    Proportional,
+}
+
+/// A policy with its fee handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Rules {
+    pub policy: Policy,
+    pub fee_mode: FeeMode,
+    /// Whether taint paid as fees follows into the miner's coinbase (otherwise it is a sink).
+    pub taint_fee: bool,
+}
+
+impl Rules {
+    pub fn new(policy: Policy) -> Self {
+        Rules {
+            policy,
+            fee_mode: policy.default_fee_mode(),
+            taint_fee: false,
+        }
+    }
+}
+
+/// One input: its value and its taint, if any.
+pub type In<'a, A> = (A, Option<&'a Taint<A>>);
+
+/// Taint of a transaction's outputs and of its fee.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome<A> {
+    pub outputs: Vec<Option<Taint<A>>>,
+    pub fee: Option<Taint<A>>,
+}
+
+impl Rules {
+    /// Applies the policy to a transaction. The fee is `Σ inputs − Σ outputs` (callers ensure
+    /// inputs cover outputs).
+    pub fn apply<A: Amount>(&self, inputs: &[In<'_, A>], outputs: &[A]) -> Outcome<A> {
+        let total_in = A::sum(inputs.iter().map(|(v, _)| *v));
+        let total_out = A::sum(outputs.iter().copied());
+        let fee = total_in.minus(total_out.min(total_in));
+        match self.policy {
+            Policy::Poison => poison(inputs, outputs, fee),
+            Policy::Haircut => haircut(inputs, outputs, fee),
+            Policy::Ordered { input, output } => {
+                ordered(inputs, outputs, fee, input, output, self.fee_mode)
+            }
+        }
+    }
+
+    /// A coinbase under `taint_fee`: the block's fees (in transaction order) then the clean
+    /// subsidy form the inputs; what the coinbase leaves unclaimed is burned from the tail.
+    /// Returns the outputs' taint and the burned part (as the outcome's `fee`).
+    pub fn apply_coinbase<A: Amount>(
+        &self,
+        fees: &[In<'_, A>],
+        subsidy: A,
+        outputs: &[A],
+    ) -> Outcome<A> {
+        let mut inputs: Vec<In<'_, A>> = fees.to_vec();
+        inputs.push((subsidy, None));
+        let tail = Rules {
+            fee_mode: FeeMode::Tail,
+            ..*self
+        };
+        tail.apply(&inputs, outputs)
+    }
+}
+
+fn poison<A: Amount>(inputs: &[In<'_, A>], outputs: &[A], fee: A) -> Outcome<A> {
+    let labels: Vec<TaintLabel> = inputs
+        .iter()
+        .filter_map(|(_, t)| *t)
+        .flat_map(Taint::labels)
+        .collect();
+    let state = Taint::poison(labels);
+    let carry = |v: A| if v.is_zero() { None } else { state.clone() };
+    Outcome {
+        outputs: outputs.iter().map(|v| carry(*v)).collect(),
+        fee: carry(fee),
+    }
+}
+
+fn haircut<A: Amount>(inputs: &[In<'_, A>], outputs: &[A], fee: A) -> Outcome<A> {
+    let mut totals: Vec<(TaintLabel, A)> = Vec::new();
+    for (l, a) in inputs
+        .iter()
+        .filter_map(|(v, t)| t.map(|t| t.by_label(*v)))
+        .flatten()
+    {
+        match totals.iter_mut().find(|(k, _)| *k == l) {
+            Some((_, sum)) => *sum = sum.plus(a),
+            None => totals.push((l, a)),
+        }
+    }
+    totals.sort_by_key(|(l, _)| *l);
+    let mut weights: Vec<A> = outputs.to_vec();
+    weights.push(fee);
+    let mut room = weights.clone();
+    let mut parts: Vec<Vec<(TaintLabel, A)>> = vec![Vec::new(); weights.len()];
+    if weights.iter().any(|w| !w.is_zero()) {
+        for (label, total) in totals {
+            let shares = split(total, &weights, Some(&room));
+            for (k, share) in shares.into_iter().enumerate() {
+                room[k] = room[k].minus(share);
+                parts[k].push((label, share));
+            }
+        }
+    }
+    let fee_part = Taint::haircut(parts.pop().unwrap_or_default());
+    Outcome {
+        outputs: parts.into_iter().map(Taint::haircut).collect(),
+        fee: fee_part,
+    }
+}
+
+fn ordered<A: Amount>(
+    inputs: &[In<'_, A>],
+    outputs: &[A],
+    fee: A,
+    input_order: InputOrder,
+    output_order: OutputOrder,
+    fee_mode: FeeMode,
+) -> Outcome<A> {
+    let mut stream = coalesce(
+        inputs
+            .iter()
+            .flat_map(|(v, t)| Taint::segments_of(*t, *v))
+            .collect(),
+    );
+    let mut fee_segs = Vec::new();
+    if fee_mode == FeeMode::Proportional && !fee.is_zero() {
+        let weights: Vec<A> = stream.iter().map(|s| s.amount).collect();
+        let cuts = split(fee, &weights, None);
+        for (s, cut) in stream.iter_mut().zip(cuts) {
+            fee_segs.push(Seg {
+                label: s.label,
+                amount: cut,
+            });
+            s.amount = s.amount.minus(cut);
+        }
+        stream = coalesce(stream);
+    }
+    let stream = reorder(stream, input_order);
+    let mut take = Taker {
+        stream: &stream,
+        idx: 0,
+        used: A::ZERO,
+    };
+    let mut outs: Vec<Option<Taint<A>>> = vec![None; outputs.len()];
+    for k in visit_order(outputs, output_order) {
+        outs[k] = Taint::ordered(take.front(outputs[k]));
+    }
+    if fee_mode == FeeMode::Tail {
+        fee_segs = take.rest();
+    }
+    Outcome {
+        outputs: outs,
+        fee: Taint::ordered(fee_segs),
+    }
+}
+
+fn reorder<A: Amount>(mut stream: Vec<Seg<A>>, order: InputOrder) -> Vec<Seg<A>> {
+    match order {
+        InputOrder::First => return stream,
+        InputOrder::Last => stream.reverse(),
+        InputOrder::TaintFirst => stream.sort_by_key(|s| s.label.is_none()),
+        InputOrder::CleanFirst => stream.sort_by_key(|s| s.label.is_some()),
+        InputOrder::Highest => stream.sort_by_key(|s| std::cmp::Reverse(s.amount)),
+        InputOrder::Smallest => stream.sort_by_key(|s| s.amount),
+    }
+    coalesce(stream)
+}
+
+fn visit_order<A: Amount>(outputs: &[A], order: OutputOrder) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..outputs.len()).collect();
+    match order {
+        OutputOrder::First => {}
+        OutputOrder::Last => idx.reverse(),
+        OutputOrder::Highest => idx.sort_by(|a, b| outputs[*b].cmp(&outputs[*a]).then(a.cmp(b))),
+        OutputOrder::Smallest => idx.sort_by(|a, b| outputs[*a].cmp(&outputs[*b]).then(a.cmp(b))),
+    }
+    idx
+}
+
+/// Cuts consecutive slices off the front of a stream without copying it.
+struct Taker<'s, A> {
+    stream: &'s [Seg<A>],
+    idx: usize,
+    used: A,
+}
+
+impl<A: Amount> Taker<'_, A> {
+    fn front(&mut self, mut want: A) -> Vec<Seg<A>> {
+        let mut out = Vec::new();
+        while !want.is_zero() && self.idx < self.stream.len() {
+            let seg = self.stream[self.idx];
+            let available = seg.amount.minus(self.used);
+            let n = available.min(want);
+            out.push(Seg {
+                label: seg.label,
+                amount: n,
+            });
+            want = want.minus(n);
+            self.used = self.used.plus(n);
+            if self.used == seg.amount {
+                self.idx += 1;
+                self.used = A::ZERO;
+            }
+        }
+        out
+    }
+
+    fn rest(&mut self) -> Vec<Seg<A>> {
+        let mut out = Vec::new();
+        while self.idx < self.stream.len() {
+            let seg = self.stream[self.idx];
+            out.push(Seg {
+                label: seg.label,
+                amount: seg.amount.minus(self.used),
+            });
+            self.idx += 1;
+            self.used = A::ZERO;
+        }
+        coalesce(out)
+    }
+}

@@ -1,0 +1,341 @@
+//! Turning engine results into the documented JSON shapes (amounts as decimal strings of base
+//! units), and into a petgraph graph of the flow of taint (exported as Graphviz DOT).
+
+use std::collections::BTreeMap;
+
+use chaintrace_model::{AddrId, TxNum};
+use petgraph::stable_graph::{NodeIndex, StableDiGraph};
+use serde_json::{json, Map, Value};
+
+use crate::attribution::Attr;
+use crate::backward::Exposure;
+use crate::forward::{
+    holding_totals, is_conserved, source_totals, ForwardParams, ForwardTrace, Status,
+};
+use crate::ledger::OutRef;
+use crate::taint::{Taint, TaintLabel};
+
+/// How the report names things: the ledger knows txids and address strings.
+pub trait Names {
+    fn txid(&self, tx: TxNum) -> String;
+    fn address(&self, addr: AddrId) -> Option<String>;
+    fn label(&self, label: TaintLabel) -> String;
+
+    fn output(&self, out: OutRef) -> String {
+        format!("{}:{}", self.txid(out.tx), out.vout)
+    }
+}
+
+fn amount(v: u64) -> Value {
+    Value::String(v.to_string())
+}
+
+fn per_label(names: &dyn Names, parts: &[(TaintLabel, u64)]) -> Value {
+    Value::Object(
+        parts
+            .iter()
+            .map(|(l, a)| (names.label(*l), amount(*a)))
+            .collect(),
+    )
+}
+
+pub fn attrs_json(attrs: &[Attr]) -> Value {
+    Value::Array(
+        attrs
+            .iter()
+            .map(|a| json!({"name": a.name.as_ref(), "category": a.category.as_str(), "confidence": a.confidence, "source": a.source.as_ref()}))
+            .collect(),
+    )
+}
+
+fn segments(names: &dyn Names, taint: &Taint<u64>) -> Option<Value> {
+    let Taint::Ordered(segs) = taint else {
+        return None;
+    };
+    Some(Value::Array(
+        segs.iter()
+            .map(|s| {
+                json!([
+                    s.label.map_or("clean".to_string(), |l| names.label(l)),
+                    s.amount.to_string()
+                ])
+            })
+            .collect(),
+    ))
+}
+
+fn status_name(s: Status) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The `holdings`, `flows`, `sources` and `summary` of a forward trace.
+pub fn forward_json(
+    names: &dyn Names,
+    t: &ForwardTrace,
+    params: &ForwardParams,
+) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("sources".into(), Value::Array(t.sources.iter().map(|(s, v)| json!({"ref": names.output(s.out), "label": names.label(s.label), "amount": amount(*v)})).collect()));
+    m.insert(
+        "holdings".into(),
+        Value::Array(t.holdings.iter().map(|h| holding_json(names, h)).collect()),
+    );
+    m.insert(
+        "flows".into(),
+        Value::Array(t.flows.iter().map(|f| flow_json(names, f)).collect()),
+    );
+    m.insert("summary".into(), summary_json(names, t, params));
+    m
+}
+
+fn holding_json(names: &dyn Names, h: &crate::forward::Holding) -> Value {
+    let mut v = json!({
+        "ref": names.output(h.out),
+        "address": names.address(h.addr),
+        "height": h.height,
+        "amount": amount(h.value),
+        "tainted": amount(h.tainted),
+        "by_label": per_label(names, &h.taint.by_label(h.value)),
+        "hops": h.hops,
+        "status": status_name(h.status),
+        "labels": attrs_json(&h.attrs),
+    });
+    if let Some(segs) = segments(names, &h.taint) {
+        v["segments"] = segs;
+    }
+    v
+}
+
+fn flow_json(names: &dyn Names, f: &crate::forward::Flow) -> Value {
+    json!({
+        "txid": names.txid(f.tx),
+        "height": f.height,
+        "hop": f.hop,
+        "coinbase": f.coinbase,
+        "inputs": f.inputs.iter().map(|i| json!({
+            "ref": i.prev.map(|p| names.output(p)),
+            "amount": amount(i.value),
+            "tainted": amount(i.tainted),
+        })).collect::<Vec<_>>(),
+        "outputs": f.outputs.iter().map(|o| json!({
+            "vout": o.vout,
+            "address": names.address(o.addr),
+            "amount": amount(o.value),
+            "tainted": amount(o.tainted),
+        })).collect::<Vec<_>>(),
+        "fee": amount(f.fee),
+        "fee_tainted": amount(f.fee_tainted),
+        "terminal": f.terminal,
+    })
+}
+
+fn summary_json(names: &dyn Names, t: &ForwardTrace, params: &ForwardParams) -> Value {
+    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_category: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_hop: BTreeMap<u32, u64> = BTreeMap::new();
+    for h in &t.holdings {
+        *by_status.entry(status_name(h.status)).or_default() += h.tainted;
+        *by_hop.entry(h.hops).or_default() += h.tainted;
+        if let Some(a) = h.attrs.first() {
+            *by_category.entry(a.category.to_string()).or_default() += h.tainted;
+        }
+    }
+    let total = |parts: &[(TaintLabel, u64)]| parts.iter().map(|(_, a)| a).sum::<u64>();
+    let labels: Vec<TaintLabel> = source_totals(t).into_iter().map(|(l, _)| l).collect();
+    let get = |parts: &[(TaintLabel, u64)], l: TaintLabel| {
+        parts.iter().find(|(k, _)| *k == l).map_or(0, |(_, a)| *a)
+    };
+    let (holdings, fees, burned, sources) = (
+        holding_totals(t, None),
+        t.fees.clone(),
+        t.burned.clone(),
+        source_totals(t),
+    );
+    let by_label: Map<String, Value> = labels
+        .iter()
+        .map(|l| {
+            (
+                names.label(*l),
+                json!({
+                    "source": amount(get(&sources, *l)),
+                    "holdings": amount(get(&holdings, *l)),
+                    "fees": amount(get(&fees, *l)),
+                    "burned": amount(get(&burned, *l)),
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "source": amount(total(&sources)),
+        "by_status": by_status.into_iter().map(|(k, v)| (k, amount(v))).collect::<Map<_, _>>(),
+        "by_category": by_category.into_iter().map(|(k, v)| (k, amount(v))).collect::<Map<_, _>>(),
+        "by_hop": by_hop.into_iter().map(|(k, v)| (k.to_string(), amount(v))).collect::<Map<_, _>>(),
+        "by_label": by_label,
+        "fees": amount(total(&fees)),
+        "burned": amount(total(&burned)),
+        "dropped_dust": amount(t.holdings.iter().filter(|h| h.status == Status::BelowMin).map(|h| h.tainted).sum()),
+        "conserved": params.rules.policy.is_lossless().then(|| is_conserved(t)),
+        "txs": t.flows.len(),
+        "holdings": t.holdings.len(),
+        "max_hop": t.flows.iter().map(|f| f.hop).max().unwrap_or(0),
+        "truncated": t.truncated,
+    })
+}
+
+/// Exposure as JSON (amounts as strings, shares as percentages with two decimals).
+pub fn exposure_json(names: &dyn Names, e: &Exposure) -> Map<String, Value> {
+    let pct = |bps: u32| format!("{}.{:02}", bps / 100, bps % 100);
+    let mut m = Map::new();
+    m.insert("total".into(), amount(e.total));
+    m.insert("risk".into(), json!(e.risk));
+    m.insert("score".into(), json!(e.score));
+    m.insert(
+        "exposure".into(),
+        Value::Array(
+            e.categories
+                .iter()
+                .map(|c| json!({
+                    "category": c.category.as_str(),
+                    "amount": amount(c.amount),
+                    "share_percent": pct(c.share_bps),
+                    "min_hops": c.min_hops,
+                    "ownership": amount(c.ownership),
+                    "direct": amount(c.direct),
+                    "indirect": amount(c.indirect),
+                    "severity": c.severity,
+                    "by_hop": c.by_hop.iter().map(|(h, a)| (h.to_string(), amount(*a))).collect::<Map<_, _>>(),
+                }))
+                .collect(),
+        ),
+    );
+    m.insert("entities".into(), Value::Array(e.entities.iter().map(|x| json!({"name": x.name, "category": x.category.as_str(), "amount": amount(x.amount), "min_hops": x.min_hops})).collect()));
+    m.insert(
+        "origins".into(),
+        Value::Array(
+            e.origins
+                .iter()
+                .map(|o| {
+                    let mut v = serde_json::to_value(o).unwrap_or_default();
+                    v["ref"] = o
+                        .out
+                        .map_or(Value::Null, |out| Value::String(names.output(out)));
+                    v["amount"] = amount(o.amount);
+                    v["category"] = Value::String(o.category().to_string());
+                    v
+                })
+                .collect(),
+        ),
+    );
+    m.insert("truncated".into(), json!(e.truncated));
+    m.insert("txs_visited".into(), json!(e.txs_visited));
+    m
+}
+
+/// A node of the flow graph.
+#[derive(Clone, Debug)]
+pub enum Node {
+    Tx {
+        tx: TxNum,
+        hop: u32,
+    },
+    Holding {
+        out: OutRef,
+        status: Status,
+        tainted: u64,
+    },
+}
+
+/// The flow of taint as a graph: transactions, and the holdings where taint stopped; edges carry
+/// tainted amounts.
+pub fn flow_graph(t: &ForwardTrace) -> StableDiGraph<Node, u64> {
+    let mut g = StableDiGraph::new();
+    let mut tx_nodes: BTreeMap<TxNum, NodeIndex> = BTreeMap::new();
+    for f in &t.flows {
+        tx_nodes.insert(
+            f.tx,
+            g.add_node(Node::Tx {
+                tx: f.tx,
+                hop: f.hop,
+            }),
+        );
+    }
+    for f in &t.flows {
+        for i in f.inputs.iter().filter(|i| i.tainted > 0) {
+            if let Some(from) = i.prev.and_then(|p| tx_nodes.get(&p.tx)) {
+                g.add_edge(*from, tx_nodes[&f.tx], i.tainted);
+            }
+        }
+    }
+    for h in &t.holdings {
+        let n = g.add_node(Node::Holding {
+            out: h.out,
+            status: h.status,
+            tainted: h.tainted,
+        });
+        if let Some(from) = tx_nodes.get(&h.out.tx) {
+            g.add_edge(*from, n, h.tainted);
+        }
+    }
+    g
+}
+
+/// Graphviz DOT of [`flow_graph`].
+pub fn to_dot(
+    names: &dyn Names,
+    g: &StableDiGraph<Node, u64>,
+    holdings: &[crate::forward::Holding],
+) -> String {
+    let by_out: BTreeMap<OutRef, &crate::forward::Holding> =
+        holdings.iter().map(|h| (h.out, h)).collect();
+    let mut s = String::from(
+        "digraph trace {\n  rankdir=LR;\n  node [fontname=\"monospace\", fontsize=10];\n",
+    );
+    for n in g.node_indices() {
+        let line = match &g[n] {
+            Node::Tx { tx, hop } => {
+                let id = names.txid(*tx);
+                format!(
+                    "  n{} [shape=box, label=\"{}…\\nhop {hop}\"];\n",
+                    n.index(),
+                    &id[..16.min(id.len())]
+                )
+            }
+            Node::Holding {
+                out,
+                status,
+                tainted,
+            } => {
+                let h = by_out.get(out);
+                let who = h
+                    .and_then(|h| h.attrs.first().map(|a| a.name.to_string()))
+                    .or_else(|| h.and_then(|h| names.address(h.addr)))
+                    .unwrap_or_default();
+                let color = match status {
+                    Status::Unspent => "lightblue",
+                    Status::StoppedAtLabel => "salmon",
+                    _ => "lightgrey",
+                };
+                format!("  n{} [shape=ellipse, style=filled, fillcolor={color}, label=\"{}\\n{} sat\\n{}\"];\n", n.index(), escape(&who), tainted, status_name(*status))
+            }
+        };
+        s.push_str(&line);
+    }
+    for e in g.edge_indices() {
+        let (a, b) = g.edge_endpoints(e).expect("edge exists");
+        s.push_str(&format!(
+            "  n{} -> n{} [label=\"{}\"];\n",
+            a.index(),
+            b.index(),
+            g[e]
+        ));
+    }
+    s.push_str("}\n");
+    s
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}

@@ -1,0 +1,133 @@
+//! What taint looks like on one holder (a Bitcoin output, later an account balance).
+//!
+//! Three shapes, one per policy family (spec §0.2): poison keeps only *which* labels touched the
+//! coins; haircut keeps *how much* of each label; the ordered family (FIFO, LIFO, TIHO, ...) keeps
+//! the coins as an ordered list of segments, which is lossless and reversible. A holder with no
+//! taint has no state at all (`None`), which keeps clean coins free.
+
+use serde::Serialize;
+
+use crate::amount::Amount;
+
+/// One theft case (or source) being traced; an index into the trace's label table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TaintLabel(pub u16);
+
+/// A run of coins with one label (`None` = clean).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seg<A> {
+    pub label: Option<TaintLabel>,
+    pub amount: A,
+}
+
+impl<A> Seg<A> {
+    pub fn clean(amount: A) -> Self {
+        Seg {
+            label: None,
+            amount,
+        }
+    }
+
+    pub fn tainted(label: TaintLabel, amount: A) -> Self {
+        Seg {
+            label: Some(label),
+            amount,
+        }
+    }
+}
+
+/// Taint on a holder that carries some.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Taint<A> {
+    /// Every unit counts as tainted by each label (sorted, non-empty).
+    Poison(Vec<TaintLabel>),
+    /// Tainted amount per label (sorted by label, amounts non-zero); the rest is clean.
+    Haircut(Vec<(TaintLabel, A)>),
+    /// The holder's coins in order (coalesced, no empty segment, summing to the value); at
+    /// least one segment is tainted.
+    Ordered(Vec<Seg<A>>),
+}
+
+impl<A: Amount> Taint<A> {
+    /// Poison state for `labels`, or `None` if there are none.
+    pub fn poison(mut labels: Vec<TaintLabel>) -> Option<Self> {
+        labels.sort();
+        labels.dedup();
+        (!labels.is_empty()).then_some(Taint::Poison(labels))
+    }
+
+    /// Haircut state, dropping zero amounts; `None` if nothing is tainted.
+    pub fn haircut(mut parts: Vec<(TaintLabel, A)>) -> Option<Self> {
+        parts.retain(|(_, a)| !a.is_zero());
+        parts.sort_by_key(|(l, _)| *l);
+        (!parts.is_empty()).then_some(Taint::Haircut(parts))
+    }
+
+    /// Ordered state, coalesced; `None` if every segment is clean.
+    pub fn ordered(segs: Vec<Seg<A>>) -> Option<Self> {
+        let segs = coalesce(segs);
+        segs.iter()
+            .any(|s| s.label.is_some())
+            .then_some(Taint::Ordered(segs))
+    }
+
+    /// How much of a holder of `value` is tainted (poison: all of it).
+    pub fn tainted(&self, value: A) -> A {
+        match self {
+            Taint::Poison(_) => value,
+            Taint::Haircut(parts) => A::sum(parts.iter().map(|(_, a)| *a)),
+            Taint::Ordered(segs) => {
+                A::sum(segs.iter().filter(|s| s.label.is_some()).map(|s| s.amount))
+            }
+        }
+    }
+
+    /// Tainted amount per label, sorted by label (poison: the whole value for each label).
+    pub fn by_label(&self, value: A) -> Vec<(TaintLabel, A)> {
+        match self {
+            Taint::Poison(labels) => labels.iter().map(|l| (*l, value)).collect(),
+            Taint::Haircut(parts) => parts.clone(),
+            Taint::Ordered(segs) => {
+                let mut sums: Vec<(TaintLabel, A)> = Vec::new();
+                for s in segs {
+                    let Some(l) = s.label else { continue };
+                    match sums.iter_mut().find(|(k, _)| *k == l) {
+                        Some((_, a)) => *a = a.plus(s.amount),
+                        None => sums.push((l, s.amount)),
+                    }
+                }
+                sums.sort_by_key(|(l, _)| *l);
+                sums
+            }
+        }
+    }
+
+    /// The labels present.
+    pub fn labels(&self) -> Vec<TaintLabel> {
+        match self {
+            Taint::Poison(labels) => labels.clone(),
+            _ => self.by_label(A::ZERO).into_iter().map(|(l, _)| l).collect(),
+        }
+    }
+
+    /// The segments of a holder of `value` under an ordered policy (clean holders are one
+    /// clean segment).
+    pub fn segments_of(state: Option<&Self>, value: A) -> Vec<Seg<A>> {
+        match state {
+            Some(Taint::Ordered(segs)) => segs.clone(),
+            _ => vec![Seg::clean(value)],
+        }
+    }
+}
+
+/// Merges adjacent segments with the same label and drops empty ones.
+pub fn coalesce<A: Amount>(segs: Vec<Seg<A>>) -> Vec<Seg<A>> {
+    let mut out: Vec<Seg<A>> = Vec::with_capacity(segs.len());
+    for s in segs.into_iter().filter(|s| !s.amount.is_zero()) {
+        match out.last_mut() {
+            Some(last) if last.label == s.label => last.amount = last.amount.plus(s.amount),
+            _ => out.push(s),
+        }
+    }
+    out
+}
