@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return exit::clap_error(e),
@@ -41,4 +42,14 @@ fn init_logging(verbose: u8, quiet: bool) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+/// Rust ignores SIGPIPE, which turns `chaintrace ... | head` into a panic on the next write.
+/// Command-line tools conventionally die quietly instead.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is always valid.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! Part one indexes the first 439 blocks of Bitcoin's mainnet from a real `blk*.dat` file and
 //! looks up the first payment between two people. Part two indexes the bundled heist scenario
-//! (a regtest chain in Bitcoin Core's block-file format) and shows the theft.
+//! (a regtest chain in Bitcoin Core's block-file format), imports its labels, traces the stolen
+//! coins to where they are now and screens one of the exchange deposits.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,11 @@ use chaintrace_ingest::bitcoin::{ingest_blocks_dir, BulkOptions};
 use chaintrace_model::btc::format_btc;
 use chaintrace_model::Network;
 use chaintrace_store::{OpenMode, Store};
+
+use chaintrace_labels::ParseOptions;
+use chaintrace_trace::attribution::StopSet;
+use chaintrace_trace::backward::ScreenParams;
+use chaintrace_trace::policy::{Policy, Rules};
 
 use crate::args::{DemoArgs, Format, ShowArgs, ShowCommand, StatusArgs};
 use crate::exit::data;
@@ -107,39 +113,52 @@ fn mainnet(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
 fn heist(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
     heading("The bundled heist: a hot-wallet theft laundered on a regtest chain");
     let dir = fixtures.join("btc/heist");
-    let manifest: HeistManifest =
-        serde_json::from_slice(&std::fs::read(dir.join("heist.json"))?)
-            .map_err(|e| data(format!("{}: {e}", dir.join("heist.json").display())))?;
+    let manifest: HeistManifest = serde_json::from_slice(&std::fs::read(dir.join("heist.json"))?)
+        .map_err(|e| data(format!("{}: {e}", dir.join("heist.json").display())))?;
     let db = work.join("heist-db");
     ingest(&db, &dir.join("blocks"), Network::Regtest)?;
-    println!();
-    super::status::run(
-        &db,
-        &StatusArgs {
-            digest: false,
-            format: Format::Table,
-        },
-    )?;
+    import_labels(&db, &dir.join("heist.tagpack.yaml"))?;
     let t = &manifest.theft;
     println!(
-        "\nThe theft: {} BTC leave Bitvault Exchange's hot wallet at height {} in {} outputs.\n",
+        "\nThe theft: {} BTC leave Bitvault Exchange's hot wallet at height {} ({}), then run \
+         through a peel chain of {} hops, a fan-out split, a 5-party CoinJoin and a consolidation.",
         format_btc(t.stolen_total_sats),
         t.height,
-        t.stolen_outputs.len()
-    );
-    super::show::run(
-        &db,
-        &ShowCommand::Tx(ShowArgs {
-            what: t.txid.clone(),
-            format: Format::Table,
-        }),
-    )?;
-    println!(
-        "\nThe loot then runs through a peel chain of {} hops, a fan-out split, a 5-party CoinJoin \
-         and a consolidation into {} exchange deposits (see {}).",
+        t.txid,
         manifest.peel_chain.len(),
-        manifest.deposits.len(),
-        dir.join("heist.json").display()
     );
+    heading("Where did the stolen coins go? (forward trace, haircut policy)");
+    println!("$ chaintrace trace --chain btc --from 'label:{THEFT_LABEL}'\n");
+    trace_theft(&db)?;
+    let deposit = manifest.deposits.last().ok_or_else(|| data("the heist manifest lists no deposits"))?;
+    heading("Screening a deposit at an exchange (backward exposure)");
+    let reference = format!("{}:{}", deposit.txid, deposit.vout);
+    println!("$ chaintrace screen --chain btc {reference}\n");
+    let store = super::tracing_env::open(&db)?;
+    let env = super::tracing_env::Env::new(&store)?;
+    let report = super::tracing_env::backward_report(&env, &reference, &ScreenParams::default(), 1_000)?;
+    super::screen::print_table(&report);
+    println!("\nThe ground truth of the scenario is in {}.", dir.join("heist.json").display());
+    Ok(())
+}
+
+/// Name of the thief's addresses in the heist tagpack.
+const THEFT_LABEL: &str = "Bitvault Exchange hack";
+
+fn import_labels(db: &Path, pack: &Path) -> anyhow::Result<()> {
+    let parsed = chaintrace_labels::parse_file(pack, None, &ParseOptions::default())
+        .map_err(|e| data(e.to_string()))?;
+    let store = Store::open(db, OpenMode::Create)?;
+    let report = chaintrace_labels::import(&store, &chaintrace_labels::resolve(parsed, Network::Regtest))?;
+    println!("imported {} labels for {} addresses from {}", report.labels, report.addresses, pack.display());
+    Ok(())
+}
+
+fn trace_theft(db: &Path) -> anyhow::Result<()> {
+    let store = super::tracing_env::open(db)?;
+    let env = super::tracing_env::Env::new(&store)?;
+    let params = super::tracing_env::forward_params(Rules::new(Policy::Haircut), None, 0, StopSet::Services);
+    let report = super::tracing_env::forward_report(&env, &[format!("label:{THEFT_LABEL}")], &params, 1_000)?;
+    super::trace::print_table(&report);
     Ok(())
 }
