@@ -113,8 +113,9 @@ fn mainnet(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
 fn heist(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
     heading("The bundled heist: a hot-wallet theft laundered on a regtest chain");
     let dir = fixtures.join("btc/heist");
-    let manifest: HeistManifest = serde_json::from_slice(&std::fs::read(dir.join("heist.json"))?)
-        .map_err(|e| data(format!("{}: {e}", dir.join("heist.json").display())))?;
+    let manifest: HeistManifest =
+        serde_json::from_slice(&std::fs::read(dir.join("heist.json"))?)
+            .map_err(|e| data(format!("{}: {e}", dir.join("heist.json").display())))?;
     let db = work.join("heist-db");
     ingest(&db, &dir.join("blocks"), Network::Regtest)?;
     import_labels(&db, &dir.join("heist.tagpack.yaml"))?;
@@ -130,15 +131,22 @@ fn heist(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
     heading("Where did the stolen coins go? (forward trace, haircut policy)");
     println!("$ chaintrace trace --chain btc --from 'label:{THEFT_LABEL}'\n");
     trace_theft(&db)?;
-    let deposit = manifest.deposits.last().ok_or_else(|| data("the heist manifest lists no deposits"))?;
+    let deposit = manifest
+        .deposits
+        .last()
+        .ok_or_else(|| data("the heist manifest lists no deposits"))?;
     heading("Screening a deposit at an exchange (backward exposure)");
     let reference = format!("{}:{}", deposit.txid, deposit.vout);
     println!("$ chaintrace screen --chain btc {reference}\n");
     let store = super::tracing_env::open(&db)?;
     let env = super::tracing_env::Env::new(&store)?;
-    let report = super::tracing_env::backward_report(&env, &reference, &ScreenParams::default(), 1_000)?;
+    let report =
+        super::tracing_env::backward_report(&env, &reference, &ScreenParams::default(), 1_000)?;
     super::screen::print_table(&report);
-    println!("\nThe ground truth of the scenario is in {}.", dir.join("heist.json").display());
+    println!(
+        "\nThe ground truth of the scenario is in {}.",
+        dir.join("heist.json").display()
+    );
     Ok(())
 }
 
@@ -149,16 +157,30 @@ fn import_labels(db: &Path, pack: &Path) -> anyhow::Result<()> {
     let parsed = chaintrace_labels::parse_file(pack, None, &ParseOptions::default())
         .map_err(|e| data(e.to_string()))?;
     let store = Store::open(db, OpenMode::Create)?;
-    let report = chaintrace_labels::import(&store, &chaintrace_labels::resolve(parsed, Network::Regtest))?;
-    println!("imported {} labels for {} addresses from {}", report.labels, report.addresses, pack.display());
+    let report = chaintrace_labels::import(
+        &store,
+        &chaintrace_labels::resolve(parsed, Network::Regtest),
+    )?;
+    println!(
+        "imported {} labels for {} addresses from {}",
+        report.labels,
+        report.addresses,
+        pack.display()
+    );
     Ok(())
 }
 
 fn trace_theft(db: &Path) -> anyhow::Result<()> {
     let store = super::tracing_env::open(db)?;
     let env = super::tracing_env::Env::new(&store)?;
-    let params = super::tracing_env::forward_params(Rules::new(Policy::Haircut), None, 0, StopSet::Services);
-    let report = super::tracing_env::forward_report(&env, &[format!("label:{THEFT_LABEL}")], &params, 1_000)?;
+    let params =
+        super::tracing_env::forward_params(Rules::new(Policy::Haircut), None, 0, StopSet::Services);
+    let report = super::tracing_env::forward_report(
+        &env,
+        &[format!("label:{THEFT_LABEL}")],
+        &params,
+        1_000,
+    )?;
     super::trace::print_table(&report);
     Ok(())
 }
