@@ -11,8 +11,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chaintrace_model::{AddrId, TxNum};
+use crossbeam_channel::{Receiver, Sender};
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use crate::amount::Amount;
@@ -165,10 +166,62 @@ struct Pending {
 /// processed after the block's last transaction (phase 1).
 type Key = (TxNum, u8);
 
-const PREFETCH: usize = 1024;
+/// Transactions per background load request.
+const PREFETCH: usize = 256;
+
+/// Loads queued transactions on a background thread, ahead of the engine, so reading the index
+/// overlaps with applying taint.
+struct Prefetcher {
+    requests: Sender<Vec<TxNum>>,
+    responses: Receiver<Result<Vec<TxView>, TraceError>>,
+    requested: FxHashSet<TxNum>,
+    pending: Vec<TxNum>,
+}
+
+impl Prefetcher {
+    fn want(&mut self, tx: TxNum) {
+        if self.requested.insert(tx) {
+            self.pending.push(tx);
+            if self.pending.len() >= PREFETCH {
+                self.send();
+            }
+        }
+    }
+
+    fn send(&mut self) {
+        if !self.pending.is_empty() {
+            // The loader only stops when this sender is dropped, so sending cannot fail.
+            let _ = self.requests.send(std::mem::take(&mut self.pending));
+        }
+    }
+
+    /// Blocks until `tx` is in `loaded`, moving every view that arrives there.
+    fn ensure(
+        &mut self,
+        tx: TxNum,
+        loaded: &mut FxHashMap<TxNum, Arc<TxView>>,
+    ) -> Result<(), TraceError> {
+        if !loaded.contains_key(&tx) && !self.requested.contains(&tx) {
+            self.want(tx);
+        }
+        self.send();
+        while !loaded.contains_key(&tx) {
+            let views = self
+                .responses
+                .recv()
+                .map_err(|_| TraceError::Invalid("the transaction loader stopped".into()))??;
+            for v in views {
+                self.requested.remove(&v.tx);
+                loaded.insert(v.tx, Arc::new(v));
+            }
+        }
+        Ok(())
+    }
+}
 
 struct Engine<'a, L> {
     ledger: &'a L,
+    prefetch: Prefetcher,
     attrs: &'a Attributions,
     params: &'a ForwardParams,
     queue: BTreeSet<Key>,
@@ -186,8 +239,37 @@ pub fn trace_forward<L: UtxoLedger>(
     sources: &[Source],
     params: &ForwardParams,
 ) -> Result<ForwardTrace, TraceError> {
+    std::thread::scope(|scope| {
+        let (requests, inbox) = crossbeam_channel::unbounded::<Vec<TxNum>>();
+        let (outbox, responses) = crossbeam_channel::unbounded();
+        scope.spawn(move || {
+            for batch in inbox {
+                if outbox.send(load_parallel(ledger, &batch, true)).is_err() {
+                    break;
+                }
+            }
+        });
+        let prefetch = Prefetcher {
+            requests,
+            responses,
+            requested: FxHashSet::default(),
+            pending: Vec::new(),
+        };
+        run(ledger, attrs, sources, params, prefetch)
+    })
+}
+
+/// The engine's main loop; dropping the prefetcher at its end stops the loader thread.
+fn run<L: UtxoLedger>(
+    ledger: &L,
+    attrs: &Attributions,
+    sources: &[Source],
+    params: &ForwardParams,
+    prefetch: Prefetcher,
+) -> Result<ForwardTrace, TraceError> {
     let mut e = Engine {
         ledger,
+        prefetch,
         attrs,
         params,
         queue: BTreeSet::new(),
@@ -199,7 +281,7 @@ pub fn trace_forward<L: UtxoLedger>(
     };
     e.seed(sources)?;
     while let Some(key) = e.queue.pop_first() {
-        e.prefetch(key.0)?;
+        e.prefetch.ensure(key.0, &mut e.loaded)?;
         if key.1 == 1 {
             e.coinbase_step(key.0)?;
         } else {
@@ -228,22 +310,6 @@ impl<L: UtxoLedger> Engine<'_, L> {
         let v = Arc::new(self.ledger.tx(tx)?);
         self.loaded.insert(tx, Arc::clone(&v));
         Ok(v)
-    }
-
-    /// Loads the next queued transactions in parallel when `next` is not loaded yet.
-    fn prefetch(&mut self, next: TxNum) -> Result<(), TraceError> {
-        if self.loaded.contains_key(&next) {
-            return Ok(());
-        }
-        let wanted: Vec<TxNum> = std::iter::once(next)
-            .chain(self.queue.iter().map(|k| k.0))
-            .filter(|t| !self.loaded.contains_key(t))
-            .take(PREFETCH)
-            .collect();
-        for v in load_parallel(self.ledger, &wanted, true)? {
-            self.loaded.insert(v.tx, Arc::new(v));
-        }
-        Ok(())
     }
 
     fn seed(&mut self, sources: &[Source]) -> Result<(), TraceError> {
@@ -326,7 +392,9 @@ impl<L: UtxoLedger> Engine<'_, L> {
                     addr: o.addr,
                 };
                 self.pending.insert(out, p);
-                self.queue.insert((spender, 0));
+                if self.queue.insert((spender, 0)) && !self.loaded.contains_key(&spender) {
+                    self.prefetch.want(spender);
+                }
             }
             (None, None) => unreachable!("unspent outputs always get a status"),
         }
