@@ -123,6 +123,18 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Decodes a whole stored value with `read`, rejecting trailing bytes.
+pub fn decode_whole<T>(
+    bytes: &[u8],
+    what: &'static str,
+    read: impl FnOnce(&mut Reader<'_>) -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    let mut r = Reader::new(bytes, what);
+    let value = read(&mut r)?;
+    r.finish()?;
+    Ok(value)
+}
+
 /// Appends a length-prefixed byte string.
 pub fn put_var_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     put_varint(out, bytes.len() as u64);

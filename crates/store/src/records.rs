@@ -6,7 +6,7 @@
 use chaintrace_model::btc::ScriptKind;
 use chaintrace_model::{AddrId, TxNum};
 
-use crate::codec::{put_var_bytes, put_varint, DecodeError, Reader};
+use crate::codec::{decode_whole, put_var_bytes, put_varint, DecodeError, Reader};
 
 /// One block of the active chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -338,10 +338,7 @@ impl UtxoRecord {
     }
 
     pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(b, "utxo record");
-        let rec = Self::decode_from(&mut r)?;
-        r.finish()?;
-        Ok(rec)
+        decode_whole(b, "utxo record", Self::decode_from)
     }
 
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -389,10 +386,7 @@ impl ChainState {
     }
 
     pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(b, "chain state");
-        let state = Self::decode_from(&mut r)?;
-        r.finish()?;
-        Ok(state)
+        decode_whole(b, "chain state", Self::decode_from)
     }
 
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

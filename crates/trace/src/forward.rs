@@ -370,17 +370,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
                 if status == Status::Burned {
                     add(&mut self.out.burned, taint.by_label(o.value));
                 }
-                self.hold(
-                    out,
-                    view.txid,
-                    view.height,
-                    o.value,
-                    o.addr,
-                    taint,
-                    hop,
-                    status,
-                    attrs,
-                );
+                self.hold_output(view, vout, taint, hop, status, attrs);
             }
             (None, Some(spender)) => {
                 let p = Pending {
@@ -430,6 +420,31 @@ impl<L: UtxoLedger> Engine<'_, L> {
             status,
             attrs,
         });
+    }
+
+    /// A holding at output `vout` of `view`.
+    fn hold_output(
+        &mut self,
+        view: &TxView,
+        vout: u32,
+        taint: Taint<u64>,
+        hop: u32,
+        status: Status,
+        attrs: Vec<Attr>,
+    ) {
+        let o = &view.outputs[vout as usize];
+        let out = OutRef { tx: view.tx, vout };
+        self.hold(
+            out,
+            view.txid,
+            view.height,
+            o.value,
+            o.addr,
+            taint,
+            hop,
+            status,
+            attrs,
+        );
     }
 
     /// Turns the tainted inputs of `view` back into holdings (the trace does not enter it).
@@ -620,20 +635,12 @@ impl<L: UtxoLedger> Engine<'_, L> {
             .collect();
         if terminal {
             for (vout, taint) in tainted {
-                let o = &view.outputs[vout as usize];
                 let out = OutRef { tx: view.tx, vout };
-                let attrs = self.attrs.of(out, o.addr).unwrap_or_default();
-                self.hold(
-                    out,
-                    view.txid,
-                    view.height,
-                    o.value,
-                    o.addr,
-                    taint,
-                    hop,
-                    Status::Terminal,
-                    attrs,
-                );
+                let attrs = self
+                    .attrs
+                    .of(out, view.outputs[vout as usize].addr)
+                    .unwrap_or_default();
+                self.hold_output(view, vout, taint, hop, Status::Terminal, attrs);
             }
             return Ok(());
         }
