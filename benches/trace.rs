@@ -203,7 +203,10 @@ struct Preloaded {
 }
 
 impl UtxoLedger for Preloaded {
-    fn tx(&self, tx: TxNum) -> Result<chaintrace_trace::ledger::TxView, chaintrace_trace::ledger::TraceError> {
+    fn tx(
+        &self,
+        tx: TxNum,
+    ) -> Result<chaintrace_trace::ledger::TxView, chaintrace_trace::ledger::TraceError> {
         Ok(self.txs[tx.0 as usize].clone())
     }
     fn block_txs(&self, height: u32) -> Result<(TxNum, u32), chaintrace_trace::ledger::TraceError> {
@@ -217,8 +220,13 @@ impl UtxoLedger for Preloaded {
 fn preload(ledger: &BtcLedger<'_>) -> Preloaded {
     let state = ledger.index().state().unwrap().unwrap();
     let all: Vec<TxNum> = (0..state.next_tx).map(TxNum).collect();
-    let txs = all.par_chunks(10_000).flat_map_iter(|c| ledger.txs(c, true).unwrap()).collect();
-    let blocks = (0..=state.tip.unwrap().0).map(|h| ledger.block_txs(h).unwrap()).collect();
+    let txs = all
+        .par_chunks(10_000)
+        .flat_map_iter(|c| ledger.txs(c, true).unwrap())
+        .collect();
+    let blocks = (0..=state.tip.unwrap().0)
+        .map(|h| ledger.block_txs(h).unwrap())
+        .collect();
     Preloaded { txs, blocks }
 }
 
