@@ -174,6 +174,11 @@ fn in_memory_bfs(ledger: &BtcLedger<'_>, trace: &ForwardTrace) -> (Duration, usi
 fn main() {
     let mut c = Criterion::default().configure_from_args().sample_size(10);
     let db = index();
+    {
+        // Indexes built by an older build may lack the spend graph.
+        let store = Store::open(&db, OpenMode::Create).expect("open");
+        chaintrace_store::btc::graph::update(&store).expect("spend graph");
+    }
     let store = Store::open(&db, OpenMode::ReadOnly).expect("open");
     let ledger = BtcLedger::new(&store).expect("ledger");
     let attrs = load_attributions(&store).expect("labels");
@@ -232,11 +237,28 @@ fn preload(ledger: &BtcLedger<'_>) -> Preloaded {
 
 /// Latency percentiles, batch scaling and the BFS ratio (printed; Criterion covers the rest).
 fn report(ledger: &BtcLedger<'_>, attrs: &Attributions, src: &[Source]) {
+    if std::env::var_os("CHAINTRACE_BENCH_PROFILE_FORWARD").is_some() {
+        // Only the forward engine, repeatedly: for `perf record`.
+        for _ in 0..5 {
+            forward(ledger, attrs, Policy::Haircut, src);
+        }
+        return;
+    }
     let trace = forward(ledger, attrs, Policy::Haircut, src);
     let started = Instant::now();
     let again = forward(ledger, attrs, Policy::Haircut, src);
     let ours = started.elapsed();
     let (bfs, visited) = in_memory_bfs(ledger, &trace);
+    let tables = ledger.clone().without_graph();
+    let started = Instant::now();
+    let from_tables = forward(&tables, attrs, Policy::Haircut, src);
+    let tables_time = started.elapsed();
+    println!(
+        "forward haircut reading the RocksDB tables instead of the spend graph: {} tx-steps in {:.3} s = {:.0} tx-steps/s",
+        from_tables.flows.len(),
+        tables_time.as_secs_f64(),
+        from_tables.flows.len() as f64 / tables_time.as_secs_f64()
+    );
     let memory = preload(ledger);
     let started = Instant::now();
     let mut p = ForwardParams::new(Rules::new(Policy::Haircut));

@@ -385,16 +385,21 @@ fn unreachable_node_exits_69_and_leaves_the_index_alone() {
     assert_eq!(digest(&db), digest_of(&before));
 }
 
-/// Every file of an index directory: name → (size, content).
+/// Every file of an index directory, subdirectories included: name → (size, content).
 fn snapshot(dir: &Path) -> BTreeMap<String, (u64, Vec<u8>)> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let data = std::fs::read(e.path()).unwrap();
-            (name_of(&e.path()), (data.len() as u64, data))
-        })
-        .collect()
+    let mut files = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            for (name, v) in snapshot(&path) {
+                files.insert(format!("{}/{name}", name_of(&path)), v);
+            }
+        } else {
+            let data = std::fs::read(&path).unwrap();
+            files.insert(name_of(&path), (data.len() as u64, data));
+        }
+    }
+    files
 }
 
 /// The files that hold the index's rows: table files and write-ahead logs.

@@ -44,7 +44,10 @@ fn store_code(e: &StoreError) -> u8 {
         | StoreError::UnknownTables { .. }
         | StoreError::NetworkMismatch { .. }
         | StoreError::BadBlock { .. } => DATAERR,
-        StoreError::Open { .. } | StoreError::Rocks { .. } | StoreError::Corrupt { .. } => IOERR,
+        StoreError::Open { .. }
+        | StoreError::Rocks { .. }
+        | StoreError::Corrupt { .. }
+        | StoreError::Graph(_) => IOERR,
         StoreError::ReadOnly { .. } | StoreError::Thread(_) => SOFTWARE,
     }
 }

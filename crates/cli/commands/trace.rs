@@ -74,7 +74,7 @@ fn dot(
     let trace = env::with_threads(args.threads, || {
         trace_forward(&env.ledger, &env.attrs, &src.sources, params)
     })??;
-    let names = env::BtcNames::new(env.ledger, src.labels);
+    let names = env::BtcNames::new(&env.ledger, src.labels);
     print!("{}", to_dot(&names, &flow_graph(&trace), &trace.holdings));
     Ok(())
 }

@@ -60,13 +60,13 @@ impl<'s> Env<'s> {
 
 /// Names for reports: txids and addresses from the index, taint labels from the cases.
 pub struct BtcNames<'a> {
-    ledger: BtcLedger<'a>,
+    ledger: &'a BtcLedger<'a>,
     labels: Vec<String>,
     txids: RefCell<FxHashMap<TxNum, String>>,
 }
 
 impl<'a> BtcNames<'a> {
-    pub fn new(ledger: BtcLedger<'a>, labels: Vec<String>) -> Self {
+    pub fn new(ledger: &'a BtcLedger<'a>, labels: Vec<String>) -> Self {
         BtcNames {
             ledger,
             labels,
@@ -228,7 +228,7 @@ pub fn forward_report(
 ) -> anyhow::Result<Value> {
     let src = resolve_sources(env, refs, source_limit)?;
     let trace = trace_forward(&env.ledger, &env.attrs, &src.sources, params)?;
-    let names = BtcNames::new(env.ledger, src.labels);
+    let names = BtcNames::new(&env.ledger, src.labels);
     let mut m = env.header("forward", &params.rules.policy.name());
     m.insert("params".into(), forward_params_json(params, source_limit));
     m.insert("source_refs".into(), json!(refs));
@@ -270,7 +270,7 @@ pub fn backward_report(
 ) -> anyhow::Result<Value> {
     let (targets, truncated): (Vec<OutRef>, bool) = env.ledger.resolve(reference, source_limit)?;
     let exposure = screen(&env.ledger, &env.attrs, &targets, params)?;
-    let names = BtcNames::new(env.ledger, Vec::new());
+    let names = BtcNames::new(&env.ledger, Vec::new());
     let policy = match params.policy {
         BackwardPolicy::Haircut => "haircut",
         BackwardPolicy::Fifo => "fifo",

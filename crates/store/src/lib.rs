@@ -67,6 +67,8 @@ pub enum StoreError {
     },
     #[error("the index holds {found} data, but {wanted} was requested")]
     NetworkMismatch { found: String, wanted: String },
+    #[error("spend graph: {0}")]
+    Graph(String),
     #[error("cannot run the index writer thread: {0}")]
     Thread(String),
     #[error("block {height} ({hash}): {reason}")]

@@ -36,8 +36,17 @@ impl Attributions {
 
     /// Labels of an output: its own, then its address's.
     pub fn of(&self, out: OutRef, addr: AddrId) -> Option<Vec<Attr>> {
-        let own = self.by_output.get(&out);
-        let via_addr = self.by_addr.get(&addr);
+        // Most indexes label no single outputs; skip that lookup on the hot path.
+        let own = if self.by_output.is_empty() {
+            None
+        } else {
+            self.by_output.get(&out)
+        };
+        let via_addr = if addr.is_none() {
+            None
+        } else {
+            self.by_addr.get(&addr)
+        };
         match (own, via_addr) {
             (None, None) => None,
             (a, b) => Some(

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use chaintrace_model::btc::{AddrKey, ScriptKind};
-use chaintrace_model::{Network, TxNum};
+use chaintrace_model::{AddrId, Network, TxNum};
+use chaintrace_store::btc::graph::SpendGraph;
 use chaintrace_store::btc::{parse_display_hash, BtcIndex};
 use chaintrace_store::labels::LabelStore;
 use chaintrace_store::records::{PrevTx, TxRecord};
@@ -16,10 +17,13 @@ use crate::attribution::{Attr, Attributions};
 use crate::ledger::{InView, OutRef, OutView, TraceError, TxView, UtxoLedger};
 
 /// A Bitcoin index opened for tracing.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct BtcLedger<'s> {
     idx: BtcIndex<'s>,
     network: Network,
+    /// The memory-mapped spend graph, when it covers the index: forward traces read it
+    /// instead of the tables.
+    graph: Option<Arc<SpendGraph>>,
 }
 
 impl<'s> BtcLedger<'s> {
@@ -28,7 +32,31 @@ impl<'s> BtcLedger<'s> {
         let network = idx
             .network()?
             .ok_or_else(|| TraceError::NotFound("the index holds no Bitcoin data".into()))?;
-        Ok(BtcLedger { idx, network })
+        let graph = match SpendGraph::open(store) {
+            Ok(g) => g.map(Arc::new),
+            Err(e) => {
+                tracing::warn!("not using the spend graph: {e}");
+                None
+            }
+        };
+        if graph.is_none() {
+            tracing::info!("no current spend graph; forward traces read the index tables");
+        }
+        Ok(BtcLedger {
+            idx,
+            network,
+            graph,
+        })
+    }
+
+    /// Ignores the spend graph (reads the tables), e.g. to compare both paths.
+    pub fn without_graph(mut self) -> Self {
+        self.graph = None;
+        self
+    }
+
+    pub fn has_graph(&self) -> bool {
+        self.graph.is_some()
     }
 
     pub fn index(&self) -> BtcIndex<'s> {
@@ -161,6 +189,33 @@ impl<'s> BtcLedger<'s> {
     }
 }
 
+fn graph_view(g: &SpendGraph, tx: TxNum) -> Result<TxView, TraceError> {
+    let height = g.height(tx).ok_or_else(|| missing(tx))?;
+    let inputs: Vec<InView> = g
+        .inputs(tx)
+        .map(|i| InView {
+            prev: i.prev.map(|(t, vout)| OutRef { tx: t, vout }),
+            value: i.value,
+            addr: AddrId::NONE,
+        })
+        .collect();
+    Ok(TxView {
+        tx,
+        height,
+        coinbase: inputs.is_empty(),
+        inputs,
+        outputs: g
+            .outputs(tx)
+            .map(|o| OutView {
+                value: o.value,
+                addr: o.addr,
+                kind: o.kind,
+                spent_by: o.spent_by,
+            })
+            .collect(),
+    })
+}
+
 fn missing(tx: TxNum) -> TraceError {
     TraceError::NotFound(format!("transaction {tx} is missing from the index"))
 }
@@ -194,7 +249,6 @@ fn view(tx: TxNum, rec: TxRecord) -> TxView {
         .collect();
     TxView {
         tx,
-        txid: rec.txid,
         height: rec.height,
         coinbase: rec.coinbase,
         inputs,
@@ -210,8 +264,12 @@ impl UtxoLedger for BtcLedger<'_> {
             .expect("one view per transaction"))
     }
 
-    /// Two batched reads for the whole set: the records, then every output's spender.
+    /// From the spend graph when there is one; otherwise two batched reads for the whole set:
+    /// the records, then every output's spender.
     fn txs(&self, txs: &[TxNum], spenders: bool) -> Result<Vec<TxView>, TraceError> {
+        if let (Some(g), true) = (&self.graph, spenders) {
+            return txs.iter().map(|t| graph_view(g, *t)).collect();
+        }
         let records = self.idx.store().multi_get::<BtcTxs>(txs)?;
         let mut views = Vec::with_capacity(txs.len());
         for (tx, rec) in txs.iter().zip(records) {
@@ -230,6 +288,10 @@ impl UtxoLedger for BtcLedger<'_> {
             }
         }
         Ok(views)
+    }
+
+    fn reads_are_slow(&self) -> bool {
+        self.graph.is_none()
     }
 
     fn block_txs(&self, height: u32) -> Result<(TxNum, u32), TraceError> {

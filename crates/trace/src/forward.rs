@@ -7,14 +7,15 @@
 //! Data for upcoming transactions is fetched in parallel; the taint itself is applied
 //! sequentially, so results do not depend on the number of threads.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
 
 use chaintrace_model::{AddrId, TxNum};
 use crossbeam_channel::{Receiver, Sender};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use crate::amount::Amount;
 use crate::attribution::{Attr, Attributions, StopSet};
@@ -96,7 +97,6 @@ pub struct Source {
 #[derive(Clone, Debug)]
 pub struct Holding {
     pub out: OutRef,
-    pub txid: [u8; 32],
     pub height: u32,
     pub value: u64,
     pub addr: AddrId,
@@ -126,7 +126,6 @@ pub struct FlowOutput {
 #[derive(Clone, Debug)]
 pub struct Flow {
     pub tx: TxNum,
-    pub txid: [u8; 32],
     pub height: u32,
     pub hop: u32,
     pub coinbase: bool,
@@ -156,7 +155,6 @@ pub struct ForwardTrace {
 struct Pending {
     taint: Taint<u64>,
     hop: u32,
-    txid: [u8; 32],
     height: u32,
     value: u64,
     addr: AddrId,
@@ -169,18 +167,26 @@ type Key = (TxNum, u8);
 /// Transactions per background load request.
 const PREFETCH: usize = 256;
 
+/// A batch of views from the loader thread.
+type Loaded = Result<Vec<TxView>, TraceError>;
+
+/// Inputs of one step as the policy sees them (inline for ordinary transactions).
+type StepInputs<'a> = SmallVec<[crate::policy::In<'a, u64>; 8]>;
+
 /// Loads queued transactions on a background thread, ahead of the engine, so reading the index
 /// overlaps with applying taint.
 struct Prefetcher {
-    requests: Sender<Vec<TxNum>>,
-    responses: Receiver<Result<Vec<TxView>, TraceError>>,
+    /// Channels to the loader thread; `None` when the ledger is cheap to read in place (a spend
+    /// graph, memory), where handing batches to another thread costs more than it saves.
+    loader: Option<(Sender<Vec<TxNum>>, Receiver<Loaded>)>,
     requested: FxHashSet<TxNum>,
     pending: Vec<TxNum>,
 }
 
 impl Prefetcher {
     fn want(&mut self, tx: TxNum) {
-        if self.requested.insert(tx) {
+        // Cheap ledgers are read in place when the step comes; nothing to queue.
+        if self.loader.is_some() && self.requested.insert(tx) {
             self.pending.push(tx);
             if self.pending.len() >= PREFETCH {
                 self.send();
@@ -189,9 +195,9 @@ impl Prefetcher {
     }
 
     fn send(&mut self) {
-        if !self.pending.is_empty() {
+        if let (Some((requests, _)), false) = (&self.loader, self.pending.is_empty()) {
             // The loader only stops when this sender is dropped, so sending cannot fail.
-            let _ = self.requests.send(std::mem::take(&mut self.pending));
+            let _ = requests.send(std::mem::take(&mut self.pending));
         }
     }
 
@@ -199,23 +205,32 @@ impl Prefetcher {
     fn ensure(
         &mut self,
         tx: TxNum,
-        loaded: &mut FxHashMap<TxNum, Arc<TxView>>,
+        loaded: &mut FxHashMap<TxNum, TxView>,
     ) -> Result<(), TraceError> {
         if !loaded.contains_key(&tx) && !self.requested.contains(&tx) {
             self.want(tx);
         }
+        if self.loader.is_none() {
+            return Ok(()); // the step reads it directly
+        }
         self.send();
         while !loaded.contains_key(&tx) {
-            let views = self
-                .responses
-                .recv()
+            let views = match &self.loader {
+                Some((_, responses)) => responses.recv(),
+                None => unreachable!("checked above"),
+            };
+            let views = views
                 .map_err(|_| TraceError::Invalid("the transaction loader stopped".into()))??;
-            for v in views {
-                self.requested.remove(&v.tx);
-                loaded.insert(v.tx, Arc::new(v));
-            }
+            self.arrived(views, loaded);
         }
         Ok(())
+    }
+
+    fn arrived(&mut self, views: Vec<TxView>, loaded: &mut FxHashMap<TxNum, TxView>) {
+        for v in views {
+            self.requested.remove(&v.tx);
+            loaded.insert(v.tx, v);
+        }
     }
 }
 
@@ -224,9 +239,11 @@ struct Engine<'a, L> {
     prefetch: Prefetcher,
     attrs: &'a Attributions,
     params: &'a ForwardParams,
-    queue: BTreeSet<Key>,
+    /// Min-heap of steps; a step queued twice (two tainted inputs) pops twice in a row and
+    /// runs once.
+    queue: BinaryHeap<Reverse<Key>>,
     pending: FxHashMap<OutRef, Pending>,
-    loaded: FxHashMap<TxNum, Arc<TxView>>,
+    loaded: FxHashMap<TxNum, TxView>,
     coinbase_fees: FxHashMap<u32, Vec<(u64, Taint<u64>, u32)>>,
     processed: usize,
     out: ForwardTrace,
@@ -239,6 +256,14 @@ pub fn trace_forward<L: UtxoLedger>(
     sources: &[Source],
     params: &ForwardParams,
 ) -> Result<ForwardTrace, TraceError> {
+    let mut prefetch = Prefetcher {
+        loader: None,
+        requested: FxHashSet::default(),
+        pending: Vec::new(),
+    };
+    if !ledger.reads_are_slow() {
+        return run(ledger, attrs, sources, params, prefetch);
+    }
     std::thread::scope(|scope| {
         let (requests, inbox) = crossbeam_channel::unbounded::<Vec<TxNum>>();
         let (outbox, responses) = crossbeam_channel::unbounded();
@@ -249,12 +274,7 @@ pub fn trace_forward<L: UtxoLedger>(
                 }
             }
         });
-        let prefetch = Prefetcher {
-            requests,
-            responses,
-            requested: FxHashSet::default(),
-            pending: Vec::new(),
-        };
+        prefetch.loader = Some((requests, responses));
         run(ledger, attrs, sources, params, prefetch)
     })
 }
@@ -272,7 +292,7 @@ fn run<L: UtxoLedger>(
         prefetch,
         attrs,
         params,
-        queue: BTreeSet::new(),
+        queue: BinaryHeap::new(),
         pending: FxHashMap::default(),
         loaded: FxHashMap::default(),
         coinbase_fees: FxHashMap::default(),
@@ -280,7 +300,11 @@ fn run<L: UtxoLedger>(
         out: ForwardTrace::default(),
     };
     e.seed(sources)?;
-    while let Some(key) = e.queue.pop_first() {
+    let mut last = None;
+    while let Some(Reverse(key)) = e.queue.pop() {
+        if last.replace(key) == Some(key) {
+            continue;
+        }
         e.prefetch.ensure(key.0, &mut e.loaded)?;
         if key.1 == 1 {
             e.coinbase_step(key.0)?;
@@ -303,12 +327,13 @@ fn add(totals: &mut Vec<(TaintLabel, u64)>, parts: impl IntoIterator<Item = (Tai
 }
 
 impl<L: UtxoLedger> Engine<'_, L> {
-    fn view(&mut self, tx: TxNum) -> Result<Arc<TxView>, TraceError> {
+    /// A copy of `tx`'s view, kept loaded for its own step (seeds and coinbases only).
+    fn view(&mut self, tx: TxNum) -> Result<TxView, TraceError> {
         if let Some(v) = self.loaded.get(&tx) {
-            return Ok(Arc::clone(v));
+            return Ok(v.clone());
         }
-        let v = Arc::new(self.ledger.tx(tx)?);
-        self.loaded.insert(tx, Arc::clone(&v));
+        let v = self.ledger.tx(tx)?;
+        self.loaded.insert(tx, v.clone());
         Ok(v)
     }
 
@@ -376,13 +401,13 @@ impl<L: UtxoLedger> Engine<'_, L> {
                 let p = Pending {
                     taint,
                     hop,
-                    txid: view.txid,
                     height: view.height,
                     value: o.value,
                     addr: o.addr,
                 };
                 self.pending.insert(out, p);
-                if self.queue.insert((spender, 0)) && !self.loaded.contains_key(&spender) {
+                self.queue.push(Reverse((spender, 0)));
+                if !self.loaded.contains_key(&spender) {
                     self.prefetch.want(spender);
                 }
             }
@@ -395,7 +420,6 @@ impl<L: UtxoLedger> Engine<'_, L> {
     fn hold(
         &mut self,
         out: OutRef,
-        txid: [u8; 32],
         height: u32,
         value: u64,
         addr: AddrId,
@@ -410,7 +434,6 @@ impl<L: UtxoLedger> Engine<'_, L> {
         let tainted = taint.tainted(value);
         self.out.holdings.push(Holding {
             out,
-            txid,
             height,
             value,
             addr,
@@ -434,17 +457,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
     ) {
         let o = &view.outputs[vout as usize];
         let out = OutRef { tx: view.tx, vout };
-        self.hold(
-            out,
-            view.txid,
-            view.height,
-            o.value,
-            o.addr,
-            taint,
-            hop,
-            status,
-            attrs,
-        );
+        self.hold(out, view.height, o.value, o.addr, taint, hop, status, attrs);
     }
 
     /// Turns the tainted inputs of `view` back into holdings (the trace does not enter it).
@@ -454,7 +467,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
             if let Some(p) = self.pending.remove(&prev) {
                 let attrs = self.attrs.of(prev, p.addr).unwrap_or_default();
                 self.hold(
-                    prev, p.txid, p.height, p.value, p.addr, p.taint, p.hop, status, attrs,
+                    prev, p.height, p.value, p.addr, p.taint, p.hop, status, attrs,
                 );
             }
         }
@@ -464,7 +477,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
         let view = self
             .loaded
             .remove(&tx)
-            .map_or_else(|| self.ledger.tx(tx).map(Arc::new), Ok)?;
+            .map_or_else(|| self.ledger.tx(tx), Ok)?;
         if self.params.until_height.is_some_and(|u| view.height > u) {
             self.stop_before(&view, Status::UntilHeight);
             return Ok(());
@@ -474,29 +487,33 @@ impl<L: UtxoLedger> Engine<'_, L> {
             return Ok(());
         }
         self.processed += 1;
-        let taken: Vec<Option<Pending>> = view
+        // Per-step scratch stays on the stack for ordinary transactions.
+        let taken: SmallVec<[Option<Pending>; 8]> = view
             .inputs
             .iter()
             .map(|i| i.prev.and_then(|p| self.pending.remove(&p)))
             .collect();
         let hop = 1 + taken.iter().flatten().map(|p| p.hop).min().unwrap_or(0);
-        let inputs: Vec<(u64, Option<&Taint<u64>>)> = view
-            .inputs
-            .iter()
-            .zip(&taken)
-            .map(|(i, p)| (i.value, p.as_ref().map(|p| &p.taint)))
-            .collect();
-        let values: Vec<u64> = view.outputs.iter().map(|o| o.value).collect();
-        let outcome = self.params.rules.apply(&inputs, &values);
+        let values: SmallVec<[u64; 8]> = view.outputs.iter().map(|o| o.value).collect();
         let fee = view.fee();
-        let mut flow = self.flow(
-            &view,
-            hop,
-            &inputs,
-            &outcome.outputs,
-            fee,
-            outcome.fee.as_ref(),
-        );
+        let (outcome, mut flow) = {
+            let inputs: StepInputs<'_> = view
+                .inputs
+                .iter()
+                .zip(&taken)
+                .map(|(i, p)| (i.value, p.as_ref().map(|p| &p.taint)))
+                .collect();
+            let outcome = self.params.rules.apply(&inputs, &values);
+            let flow = self.flow(
+                &view,
+                hop,
+                &inputs,
+                &outcome.outputs,
+                fee,
+                outcome.fee.as_ref(),
+            );
+            (outcome, flow)
+        };
         if self.ends_here(&outcome.outputs, &values) {
             if self.params.strategy == Strategy::PureDirtyFirst {
                 self.restore(&view, taken);
@@ -520,7 +537,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
     }
 
     /// Puts taken inputs back so that [`Engine::stop_before`] can report them.
-    fn restore(&mut self, view: &TxView, taken: Vec<Option<Pending>>) {
+    fn restore(&mut self, view: &TxView, taken: SmallVec<[Option<Pending>; 8]>) {
         for (i, p) in view.inputs.iter().zip(taken) {
             if let (Some(prev), Some(p)) = (i.prev, p) {
                 self.pending.insert(prev, p);
@@ -539,7 +556,6 @@ impl<L: UtxoLedger> Engine<'_, L> {
     ) -> Flow {
         Flow {
             tx: view.tx,
-            txid: view.txid,
             height: view.height,
             hop,
             coinbase: view.coinbase,
@@ -589,7 +605,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
             .or_default()
             .push((fee, taint, hop));
         self.queue
-            .insert((TxNum(first.0 + u64::from(count) - 1), 1));
+            .push(Reverse((TxNum(first.0 + u64::from(count) - 1), 1)));
         Ok(())
     }
 

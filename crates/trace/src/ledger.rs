@@ -34,8 +34,6 @@ pub struct OutView {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TxView {
     pub tx: TxNum,
-    /// Internal byte order.
-    pub txid: [u8; 32],
     pub height: u32,
     pub coinbase: bool,
     pub inputs: Vec<InView>,
@@ -75,6 +73,12 @@ pub trait UtxoLedger: Sync {
     fn txs(&self, txs: &[TxNum], spenders: bool) -> Result<Vec<TxView>, TraceError> {
         let _ = spenders;
         txs.iter().map(|t| self.tx(*t)).collect()
+    }
+
+    /// Whether reading a transaction is slow enough (storage reads) to be worth doing on a
+    /// separate thread ahead of time.
+    fn reads_are_slow(&self) -> bool {
+        true
     }
 
     /// Transactions of the block at `height`: first number and count.

@@ -67,11 +67,8 @@ impl MemLedger {
                 spent_by: None,
             })
             .collect();
-        let mut txid = [0u8; 32];
-        txid[..8].copy_from_slice(&tx.0.to_le_bytes());
         self.txs.push(TxView {
             tx,
-            txid,
             height,
             coinbase,
             inputs: ins,
@@ -96,6 +93,10 @@ impl UtxoLedger for MemLedger {
             .get(tx.0 as usize)
             .cloned()
             .ok_or_else(|| TraceError::NotFound(format!("no transaction {tx}")))
+    }
+
+    fn reads_are_slow(&self) -> bool {
+        false
     }
 
     fn block_txs(&self, height: u32) -> Result<(TxNum, u32), TraceError> {

@@ -11,8 +11,10 @@
 use serde::Serialize;
 
 use crate::amount::Amount;
-use crate::rounding::split;
-use crate::taint::{coalesce, Seg, Taint, TaintLabel};
+use smallvec::SmallVec;
+
+use crate::rounding::{split, Shares};
+use crate::taint::{coalesce, Parts, Seg, Segs, Taint, TaintLabel};
 
 /// Order in which input coins enter the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -209,23 +211,34 @@ fn poison<A: Amount>(inputs: &[In<'_, A>], outputs: &[A], fee: A) -> Outcome<A> 
 }
 
 fn haircut<A: Amount>(inputs: &[In<'_, A>], outputs: &[A], fee: A) -> Outcome<A> {
-    let mut totals: Vec<(TaintLabel, A)> = Vec::new();
-    for (l, a) in inputs
-        .iter()
-        .filter_map(|(v, t)| t.map(|t| t.by_label(*v)))
-        .flatten()
-    {
-        match totals.iter_mut().find(|(k, _)| *k == l) {
-            Some((_, sum)) => *sum = sum.plus(a),
-            None => totals.push((l, a)),
+    let mut totals: Parts<A> = Parts::new();
+    for (value, taint) in inputs {
+        let Some(taint) = taint else { continue };
+        for (l, a) in taint.by_label(*value) {
+            match totals.iter_mut().find(|(k, _)| *k == l) {
+                Some((_, sum)) => *sum = sum.plus(a),
+                None => totals.push((l, a)),
+            }
         }
     }
     totals.sort_by_key(|(l, _)| *l);
-    let mut weights: Vec<A> = outputs.to_vec();
+    let mut weights: Shares<A> = outputs.iter().copied().collect();
     weights.push(fee);
-    let mut room = weights.clone();
-    let mut parts: Vec<Vec<(TaintLabel, A)>> = vec![Vec::new(); weights.len()];
-    if weights.iter().any(|w| !w.is_zero()) {
+    if totals.is_empty() || weights.iter().all(|w| w.is_zero()) {
+        return Outcome {
+            outputs: vec![None; outputs.len()],
+            fee: None,
+        };
+    }
+    let mut parts: SmallVec<[Parts<A>; 8]> = smallvec::smallvec![Parts::new(); weights.len()];
+    if let [(label, total)] = totals.as_slice() {
+        // One label cannot overfill an output (its share never exceeds the output's value),
+        // so it needs no caps: the common case, without the bookkeeping.
+        for (k, share) in split(*total, &weights, None).into_iter().enumerate() {
+            parts[k].push((*label, share));
+        }
+    } else {
+        let mut room = weights.clone();
         for (label, total) in totals {
             let shares = split(total, &weights, Some(&room));
             for (k, share) in shares.into_iter().enumerate() {
@@ -249,13 +262,8 @@ fn ordered<A: Amount>(
     output_order: OutputOrder,
     fee_mode: FeeMode,
 ) -> Outcome<A> {
-    let mut stream = coalesce(
-        inputs
-            .iter()
-            .flat_map(|(v, t)| Taint::segments_of(*t, *v))
-            .collect(),
-    );
-    let mut fee_segs = Vec::new();
+    let mut stream = coalesce(inputs.iter().flat_map(|(v, t)| Taint::segments_of(*t, *v)));
+    let mut fee_segs = Segs::new();
     if fee_mode == FeeMode::Proportional && !fee.is_zero() {
         let weights: Vec<A> = stream.iter().map(|s| s.amount).collect();
         let cuts = split(fee, &weights, None);
@@ -287,7 +295,7 @@ fn ordered<A: Amount>(
     }
 }
 
-fn reorder<A: Amount>(mut stream: Vec<Seg<A>>, order: InputOrder) -> Vec<Seg<A>> {
+fn reorder<A: Amount>(mut stream: Segs<A>, order: InputOrder) -> Segs<A> {
     match order {
         InputOrder::First => return stream,
         InputOrder::Last => stream.reverse(),
@@ -338,7 +346,7 @@ impl<A: Amount> Taker<'_, A> {
         out
     }
 
-    fn rest(&mut self) -> Vec<Seg<A>> {
+    fn rest(&mut self) -> Segs<A> {
         let mut out = Vec::new();
         while self.idx < self.stream.len() {
             let seg = self.stream[self.idx];

@@ -3,14 +3,19 @@
 //! with the largest fractional remainders (ties to the lower index). The parts always add up
 //! to the total, which is what makes lossless policies conserve taint exactly.
 
+use smallvec::SmallVec;
+
 use crate::amount::Amount;
+
+/// Shares of one split (inline for the usual handful of outputs).
+pub type Shares<A> = SmallVec<[A; 8]>;
 
 /// Splits `total` over `weights` in proportion (`Σ weights > 0`). With `caps`, no part exceeds
 /// its cap (`Σ caps ≥ total` is required); capped units go to the next parts in remainder order.
-pub fn split<A: Amount>(total: A, weights: &[A], caps: Option<&[A]>) -> Vec<A> {
+pub fn split<A: Amount>(total: A, weights: &[A], caps: Option<&[A]>) -> Shares<A> {
     let n = weights.len();
     if total.is_zero() || n == 0 {
-        return vec![A::ZERO; n];
+        return smallvec::smallvec![A::ZERO; n];
     }
     let weight_sum = A::sum(weights.iter().copied());
     assert!(
@@ -18,15 +23,15 @@ pub fn split<A: Amount>(total: A, weights: &[A], caps: Option<&[A]>) -> Vec<A> {
         "cannot split {total} over zero weights"
     );
     let cap = |i: usize| caps.map_or(total, |c| c[i]);
-    let mut parts = Vec::with_capacity(n);
-    let mut remainders = Vec::with_capacity(n);
+    let mut parts: Shares<A> = SmallVec::with_capacity(n);
+    let mut remainders: Shares<A> = SmallVec::with_capacity(n);
     for (i, w) in weights.iter().enumerate() {
         let (q, r) = total.mul_div_rem(*w, weight_sum);
         parts.push(q.min(cap(i)));
         remainders.push(r);
     }
     let mut left = total.minus(A::sum(parts.iter().copied()));
-    let mut order: Vec<usize> = (0..n).collect();
+    let mut order: SmallVec<[usize; 8]> = (0..n).collect();
     order.sort_by(|a, b| remainders[*b].cmp(&remainders[*a]).then(a.cmp(b)));
     while !left.is_zero() {
         let before = left;
@@ -52,14 +57,17 @@ mod tests {
     #[test]
     fn u_d_rounding_keeps_every_unit() {
         // 7 tainted units over outputs 3, 3, 3 and fee 2 (spec U-D).
-        assert_eq!(split(7u64, &[3, 3, 3, 2], None), vec![2, 2, 2, 1]);
+        assert_eq!(split(7u64, &[3, 3, 3, 2], None).to_vec(), vec![2, 2, 2, 1]);
     }
 
     #[test]
     fn ties_go_to_the_lower_index_and_caps_are_respected() {
-        assert_eq!(split(1u64, &[1, 1], None), vec![1, 0]);
-        assert_eq!(split(1u64, &[1, 1], Some(&[0, 5])), vec![0, 1]);
-        assert_eq!(split(5u64, &[1, 1, 1], Some(&[1, 1, 3])), vec![1, 1, 3]);
+        assert_eq!(split(1u64, &[1, 1], None).to_vec(), vec![1, 0]);
+        assert_eq!(split(1u64, &[1, 1], Some(&[0, 5])).to_vec(), vec![0, 1]);
+        assert_eq!(
+            split(5u64, &[1, 1, 1], Some(&[1, 1, 3])).to_vec(),
+            vec![1, 1, 3]
+        );
     }
 
     proptest! {

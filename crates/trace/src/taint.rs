@@ -6,8 +6,18 @@
 //! taint has no state at all (`None`), which keeps clean coins free.
 
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use crate::amount::Amount;
+
+/// Labels of a poison state. Inline storage: almost every holder carries one or two labels,
+/// and tracing creates a state per tainted output, so avoiding a heap allocation each time
+/// matters.
+pub type Labels = SmallVec<[TaintLabel; 2]>;
+/// Tainted amount per label (inline for up to two labels).
+pub type Parts<A> = SmallVec<[(TaintLabel, A); 2]>;
+/// Segments of an ordered state (inline for up to two).
+pub type Segs<A> = SmallVec<[Seg<A>; 2]>;
 
 /// One theft case (or source) being traced; an index into the trace's label table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -40,32 +50,33 @@ impl<A> Seg<A> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Taint<A> {
     /// Every unit counts as tainted by each label (sorted, non-empty).
-    Poison(Vec<TaintLabel>),
+    Poison(Labels),
     /// Tainted amount per label (sorted by label, amounts non-zero); the rest is clean.
-    Haircut(Vec<(TaintLabel, A)>),
+    Haircut(Parts<A>),
     /// The holder's coins in order (coalesced, no empty segment, summing to the value); at
     /// least one segment is tainted.
-    Ordered(Vec<Seg<A>>),
+    Ordered(Segs<A>),
 }
 
 impl<A: Amount> Taint<A> {
     /// Poison state for `labels`, or `None` if there are none.
-    pub fn poison(mut labels: Vec<TaintLabel>) -> Option<Self> {
+    pub fn poison(labels: impl IntoIterator<Item = TaintLabel>) -> Option<Self> {
+        let mut labels: Labels = labels.into_iter().collect();
         labels.sort();
         labels.dedup();
         (!labels.is_empty()).then_some(Taint::Poison(labels))
     }
 
     /// Haircut state, dropping zero amounts; `None` if nothing is tainted.
-    pub fn haircut(mut parts: Vec<(TaintLabel, A)>) -> Option<Self> {
-        parts.retain(|(_, a)| !a.is_zero());
+    pub fn haircut(parts: impl IntoIterator<Item = (TaintLabel, A)>) -> Option<Self> {
+        let mut parts: Parts<A> = parts.into_iter().filter(|(_, a)| !a.is_zero()).collect();
         parts.sort_by_key(|(l, _)| *l);
         (!parts.is_empty()).then_some(Taint::Haircut(parts))
     }
 
     /// Ordered state, coalesced; `None` if every segment is clean.
-    pub fn ordered(segs: Vec<Seg<A>>) -> Option<Self> {
-        let segs = coalesce(segs);
+    pub fn ordered(segs: impl IntoIterator<Item = Seg<A>>) -> Option<Self> {
+        let segs: Segs<A> = coalesce(segs);
         segs.iter()
             .any(|s| s.label.is_some())
             .then_some(Taint::Ordered(segs))
@@ -83,12 +94,12 @@ impl<A: Amount> Taint<A> {
     }
 
     /// Tainted amount per label, sorted by label (poison: the whole value for each label).
-    pub fn by_label(&self, value: A) -> Vec<(TaintLabel, A)> {
+    pub fn by_label(&self, value: A) -> Parts<A> {
         match self {
             Taint::Poison(labels) => labels.iter().map(|l| (*l, value)).collect(),
             Taint::Haircut(parts) => parts.clone(),
             Taint::Ordered(segs) => {
-                let mut sums: Vec<(TaintLabel, A)> = Vec::new();
+                let mut sums: Parts<A> = Parts::new();
                 for s in segs {
                     let Some(l) = s.label else { continue };
                     match sums.iter_mut().find(|(k, _)| *k == l) {
@@ -103,7 +114,7 @@ impl<A: Amount> Taint<A> {
     }
 
     /// The labels present.
-    pub fn labels(&self) -> Vec<TaintLabel> {
+    pub fn labels(&self) -> Labels {
         match self {
             Taint::Poison(labels) => labels.clone(),
             _ => self.by_label(A::ZERO).into_iter().map(|(l, _)| l).collect(),
@@ -112,17 +123,17 @@ impl<A: Amount> Taint<A> {
 
     /// The segments of a holder of `value` under an ordered policy (clean holders are one
     /// clean segment).
-    pub fn segments_of(state: Option<&Self>, value: A) -> Vec<Seg<A>> {
+    pub fn segments_of(state: Option<&Self>, value: A) -> Segs<A> {
         match state {
             Some(Taint::Ordered(segs)) => segs.clone(),
-            _ => vec![Seg::clean(value)],
+            _ => smallvec::smallvec![Seg::clean(value)],
         }
     }
 }
 
 /// Merges adjacent segments with the same label and drops empty ones.
-pub fn coalesce<A: Amount>(segs: Vec<Seg<A>>) -> Vec<Seg<A>> {
-    let mut out: Vec<Seg<A>> = Vec::with_capacity(segs.len());
+pub fn coalesce<A: Amount>(segs: impl IntoIterator<Item = Seg<A>>) -> Segs<A> {
+    let mut out: Segs<A> = Segs::new();
     for s in segs.into_iter().filter(|s| !s.amount.is_zero()) {
         match out.last_mut() {
             Some(last) if last.label == s.label => last.amount = last.amount.plus(s.amount),

@@ -229,7 +229,7 @@ fn stop_sets_and_multiple_labels() {
     let h = &t.holdings[0];
     assert_eq!((h.out, h.status), (out(t1, 0), Status::Unspent));
     assert_eq!(
-        h.taint.by_label(150),
+        h.taint.by_label(150).to_vec(),
         vec![(TaintLabel(1), 100), (TaintLabel(2), 50)]
     );
     assert_eq!(

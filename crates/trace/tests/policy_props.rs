@@ -35,11 +35,13 @@ fn states(policy: Policy, inputs: &[Vec<(u16, u64)>]) -> Vec<(u64, Option<Taint<
                 .collect();
             let value = segs.iter().map(|s| s.amount).sum();
             let state = match policy {
-                Policy::Poison => Taint::poison(segs.iter().filter_map(|s| s.label).collect()),
+                Policy::Poison => {
+                    Taint::poison(segs.iter().filter_map(|s| s.label).collect::<Vec<_>>())
+                }
                 Policy::Haircut => Taint::haircut(
                     segs.iter()
                         .filter_map(|s| s.label.map(|l| (l, s.amount)))
-                        .collect(),
+                        .collect::<Vec<_>>(),
                 ),
                 Policy::Ordered { .. } => Taint::ordered(segs),
             };

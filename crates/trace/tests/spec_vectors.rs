@@ -39,11 +39,11 @@ fn input_state(policy: Policy, v: &Value) -> (u64, Option<Taint<u64>>) {
     let s = segs(v);
     let value = s.iter().map(|x| x.amount).sum();
     let state = match policy {
-        Policy::Poison => Taint::poison(s.iter().filter_map(|x| x.label).collect()),
+        Policy::Poison => Taint::poison(s.iter().filter_map(|x| x.label).collect::<Vec<_>>()),
         Policy::Haircut => Taint::haircut(
             s.iter()
                 .filter_map(|x| x.label.map(|l| (l, x.amount)))
-                .collect(),
+                .collect::<Vec<_>>(),
         ),
         Policy::Ordered { .. } => Taint::ordered(s),
     };
@@ -91,7 +91,7 @@ fn render(state: &Option<Taint<u64>>, value: u64, policy: Policy, vector_uses_s:
             let segs = if state.is_none() && value == 0 {
                 vec![]
             } else {
-                segs
+                segs.to_vec()
             };
             Value::Array(
                 segs.iter()

@@ -92,6 +92,7 @@ pub fn ingest_blocks_dir(
     let applied = apply_all(&mut writer, &blocks, &plan.apply, opts, progress);
     let state = writer.finish()?;
     let (blocks_done, txs) = applied?;
+    update_graph(store)?;
     report.blocks = blocks_done;
     report.txs = txs;
     report.tip_height = state.tip.map(|(h, _)| h);
@@ -151,6 +152,18 @@ fn apply_all(
     });
     progress.finish();
     result
+}
+
+/// Extends (or rebuilds) the spend graph that forward traces read.
+pub(crate) fn update_graph(store: &Store) -> Result<(), IngestError> {
+    let started = Instant::now();
+    let outcome = chaintrace_store::btc::graph::update(store)?;
+    tracing::info!(
+        ?outcome,
+        seconds = started.elapsed().as_secs_f64(),
+        "spend graph updated"
+    );
+    Ok(())
 }
 
 fn load(blocks: &BlocksDir, p: &PlannedBlock, network: Network) -> Parsed {

@@ -61,6 +61,10 @@ pub fn follow_rest(
         let target = opts.stop_height.map_or(node.blocks, |s| s.min(node.blocks));
         report.rolled_back += reconcile(&mut writer, client)?;
         let caught_up = catch_up(&mut writer, client, target, &mut report, progress)?;
+        if caught_up {
+            writer.sync()?;
+            super::bulk::update_graph(store)?;
+        }
         let state = *writer.state();
         report.tip_height = state.tip.map(|(h, _)| h);
         report.tip_hash = state.tip.map(|(_, h)| display_hash(&h));

@@ -6,6 +6,7 @@
 //! cursor. [`BtcWriter::rollback_tip`] undoes the tip block. [`query`] reads the index back.
 
 mod cache;
+pub mod graph;
 pub mod query;
 mod rollback;
 mod writer;
