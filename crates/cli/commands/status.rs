@@ -33,6 +33,7 @@ pub fn collect(store: &Store, with_digest: bool) -> anyhow::Result<serde_json::V
         "disk_bytes": store.disk_size(),
         "chains": chains,
         "tables": store.table_sizes()?,
+        "spend_graph": chaintrace_store::btc::graph::status(store)?,
     });
     if with_digest {
         report["digest"] = serde_json::to_value(store.digest()?)?;
@@ -77,6 +78,19 @@ fn print_table(r: &serde_json::Value) {
     }
     if let Some(btc) = r["chains"].get("btc") {
         print_btc(btc);
+        let g = &r["spend_graph"];
+        let graph = match (g["txs"].as_u64(), g["current"].as_bool()) {
+            (Some(n), Some(true)) => format!(
+                "current ({} transactions): forward traces read it",
+                render::count(n)
+            ),
+            (Some(n), _) => format!(
+                "stale ({} transactions): rebuilt by the next ingest",
+                render::count(n)
+            ),
+            _ => "none: rebuilt by the next ingest".to_string(),
+        };
+        render::key_values(&[("spend graph", graph)]);
     }
     if let Some(tables) = r["tables"].as_array().filter(|_| r.get("digest").is_some()) {
         println!("\ntables (RocksDB estimates)");

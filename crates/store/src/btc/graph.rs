@@ -86,6 +86,27 @@ fn write_meta(dir: &Path, meta: &Meta) -> Result<(), StoreError> {
     std::fs::rename(&tmp, dir.join(META)).map_err(|e| io(dir, e))
 }
 
+/// What a status report says about the graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct GraphStatus {
+    /// Transactions the graph covers.
+    pub txs: u64,
+    /// Whether it covers exactly the index's chain (and is therefore used).
+    pub current: bool,
+}
+
+/// The graph's extent, if there is one.
+pub fn status(store: &Store) -> Result<Option<GraphStatus>, StoreError> {
+    let Some(meta) = read_meta(&graph_dir(store.path())) else {
+        return Ok(None);
+    };
+    let current = SpendGraph::open(store)?.is_some();
+    Ok(Some(GraphStatus {
+        txs: meta.txs,
+        current,
+    }))
+}
+
 /// What [`update`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GraphUpdate {
