@@ -154,20 +154,50 @@ fn run_case(env: &Env<'_>, case: &Case, out: &Path, force: bool, skipped: &Atomi
     }
     let started = std::time::Instant::now();
     match compute(env, case).and_then(|mut result| {
-        result["case_id"] = json!(id);
-        result["elapsed_ms"] = json!(started.elapsed().as_millis() as u64);
-        write_atomic(&path, &result)?;
-        Ok(result)
+        result.set("case_id", json!(id));
+        result.set("elapsed_ms", json!(started.elapsed().as_millis() as u64));
+        result.write(&path)?;
+        result.summary()
     }) {
-        Ok(result) => {
+        Ok(summary) => {
             let _ = std::fs::remove_file(out.join(format!("{id}.error.json")));
-            summary_row(base, &result)
+            summary_row(base, &summary)
         }
         Err(e) => error_row(base, out, &id, &format!("{e:#}")),
     }
 }
 
-fn compute(env: &Env<'_>, case: &Case) -> anyhow::Result<Value> {
+/// A case's result: forward traces stream their (possibly large) document to the file.
+enum CaseResult<'e> {
+    Forward(Box<env::ForwardRun<'e>>),
+    Backward(Value),
+}
+
+impl CaseResult<'_> {
+    fn set(&mut self, key: &str, value: Value) {
+        match self {
+            CaseResult::Forward(run) => run.set(key, value),
+            CaseResult::Backward(v) => v[key] = value,
+        }
+    }
+
+    fn write(&self, path: &Path) -> anyhow::Result<()> {
+        match self {
+            CaseResult::Forward(run) => write_atomic(path, &run.doc(true)),
+            CaseResult::Backward(v) => write_atomic(path, v),
+        }
+    }
+
+    /// The document without flows, for the summary row.
+    fn summary(self) -> anyhow::Result<Value> {
+        match self {
+            CaseResult::Forward(run) => run.summary_value(),
+            CaseResult::Backward(v) => Ok(v),
+        }
+    }
+}
+
+fn compute<'e>(env: &'e Env<'e>, case: &Case) -> anyhow::Result<CaseResult<'e>> {
     if !matches!(case.get(1), "" | "btc") {
         return Err(data(format!(
             "chain {:?} is not indexed (this index holds btc)",
@@ -198,7 +228,8 @@ fn compute(env: &Env<'_>, case: &Case) -> anyhow::Result<Value> {
                 min_amount,
                 StopSet::Services,
             );
-            env::forward_report(env, &[reference.to_string()], &params, 100_000)
+            env::forward_run(env, &[reference.to_string()], &params, 100_000)
+                .map(|run| CaseResult::Forward(Box::new(run)))
         }
         "backward" => {
             let params = ScreenParams {
@@ -206,7 +237,7 @@ fn compute(env: &Env<'_>, case: &Case) -> anyhow::Result<Value> {
                 max_hops: max_hops.unwrap_or(6),
                 ..ScreenParams::default()
             };
-            env::backward_report(env, reference, &params, 100_000)
+            env::backward_report(env, reference, &params, 100_000).map(CaseResult::Backward)
         }
         d => Err(data(format!(
             "direction {d:?} is neither forward nor backward"
@@ -222,9 +253,11 @@ fn parse_policy(text: &str) -> anyhow::Result<PolicyArg> {
     PolicyArg::from_str(text, true).map_err(|_| data(format!("unknown policy {text:?}")))
 }
 
-fn write_atomic(path: &Path, value: &Value) -> anyhow::Result<()> {
+fn write_atomic(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
     let tmp: PathBuf = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(value)?)
+    std::fs::File::create(&tmp)
+        .map_err(anyhow::Error::from)
+        .and_then(|f| env::write_json(f, value))
         .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {}", tmp.display()))?;
     Ok(())

@@ -175,12 +175,8 @@ fn trace_theft(db: &Path) -> anyhow::Result<()> {
     let env = super::tracing_env::Env::new(&store)?;
     let params =
         super::tracing_env::forward_params(Rules::new(Policy::Haircut), None, 0, StopSet::Services);
-    let report = super::tracing_env::forward_report(
-        &env,
-        &[format!("label:{THEFT_LABEL}")],
-        &params,
-        1_000,
-    )?;
-    super::trace::print_table(&report);
+    let run =
+        super::tracing_env::forward_run(&env, &[format!("label:{THEFT_LABEL}")], &params, 1_000)?;
+    super::trace::print_table(&run.summary_value()?);
     Ok(())
 }

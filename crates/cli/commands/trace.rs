@@ -34,13 +34,13 @@ pub fn run(db: &Path, args: &TraceArgs) -> anyhow::Result<()> {
     if args.format == TraceFormat::Dot {
         return dot(&env, args, &params);
     }
-    let report = env::with_threads(args.threads, || {
-        env::forward_report(&env, &args.from, &params, args.max_source_outputs)
+    let run = env::with_threads(args.threads, || {
+        env::forward_run(&env, &args.from, &params, args.max_source_outputs)
     })??;
     match args.format {
-        TraceFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        TraceFormat::Csv => print_csv(&report),
-        _ => print_table(&report),
+        TraceFormat::Json => env::write_json(std::io::stdout().lock(), &run.doc(true))?,
+        TraceFormat::Csv => print_csv(&run.summary_value()?),
+        _ => print_table(&run.summary_value()?),
     }
     Ok(())
 }

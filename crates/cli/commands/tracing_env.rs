@@ -2,20 +2,24 @@
 //! turning flags into engine parameters, and producing the JSON results.
 
 use std::cell::RefCell;
+use std::io::Write as _;
 use std::path::Path;
 
-use chaintrace_model::{AddrId, Category, TxNum};
+use chaintrace_model::btc::AddrKey;
+use chaintrace_model::{AddrId, Category, Network, TxNum};
 use chaintrace_store::btc::display_hash;
 use chaintrace_store::{OpenMode, Store};
 use chaintrace_trace::attribution::{Attributions, StopSet};
 use chaintrace_trace::backward::{screen, BackwardPolicy, ScreenParams};
 use chaintrace_trace::btc::{load_attributions, BtcLedger};
-use chaintrace_trace::forward::{trace_forward, ForwardParams, Source, Strategy};
+use chaintrace_trace::forward::{trace_forward, ForwardParams, ForwardTrace, Source, Strategy};
 use chaintrace_trace::ledger::OutRef;
 use chaintrace_trace::policy::{FeeMode, Policy, Rules};
-use chaintrace_trace::report::{exposure_json, forward_json, Names};
+use chaintrace_trace::report::{exposure_json, ForwardReport, Names};
 use chaintrace_trace::TaintLabel;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::exit::usage;
@@ -62,8 +66,12 @@ impl<'s> Env<'s> {
 pub struct BtcNames<'a> {
     ledger: &'a BtcLedger<'a>,
     labels: Vec<String>,
-    txids: RefCell<FxHashMap<TxNum, String>>,
+    txids: RefCell<FxHashMap<TxNum, [u8; 32]>>,
+    addrs: RefCell<FxHashMap<AddrId, Option<String>>>,
 }
+
+/// Keys per batched read when prefetching names (one rayon task each).
+const NAME_BATCH: usize = 4096;
 
 impl<'a> BtcNames<'a> {
     pub fn new(ledger: &'a BtcLedger<'a>, labels: Vec<String>) -> Self {
@@ -71,30 +79,54 @@ impl<'a> BtcNames<'a> {
             ledger,
             labels,
             txids: RefCell::default(),
+            addrs: RefCell::default(),
         }
     }
+
+    fn address_string(&self, key: Option<AddrKey>) -> Option<String> {
+        address_string(self.ledger.network(), key)
+    }
+}
+
+fn address_string(network: Network, key: Option<AddrKey>) -> Option<String> {
+    key.map(|k| k.to_address_string(network))
+}
+
+/// Reads `keys` in parallel batches with `read`; a batch that fails is left out (the names
+/// are then read one by one, and a failure shows as a placeholder).
+fn fetch_batched<K: Copy + Send + Sync, V: Send>(
+    keys: &[K],
+    read: impl Fn(&[K]) -> Option<Vec<V>> + Sync,
+) -> Vec<(K, V)> {
+    keys.par_chunks(NAME_BATCH)
+        .flat_map_iter(|c| {
+            let values = read(c).unwrap_or_default();
+            c.iter().copied().zip(values).collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 impl Names for BtcNames<'_> {
     fn txid(&self, tx: TxNum) -> String {
-        self.txids
-            .borrow_mut()
-            .entry(tx)
-            .or_insert_with(|| {
-                self.ledger
-                    .txid(tx)
-                    .map(|t| display_hash(&t))
-                    .unwrap_or_else(|_| format!("#{}", tx.0))
-            })
-            .clone()
+        let cached = self.txids.borrow().get(&tx).copied();
+        let txid = cached.or_else(|| {
+            let t = self.ledger.txid(tx).ok()?;
+            self.txids.borrow_mut().insert(tx, t);
+            Some(t)
+        });
+        txid.map_or_else(|| format!("#{}", tx.0), |t| display_hash(&t))
     }
 
     fn address(&self, addr: AddrId) -> Option<String> {
         if addr.is_none() {
             return None;
         }
-        let key = self.ledger.index().addr_key(addr).ok().flatten()?;
-        Some(key.to_address_string(self.ledger.network()))
+        if let Some(name) = self.addrs.borrow().get(&addr) {
+            return name.clone();
+        }
+        let name = self.address_string(self.ledger.index().addr_key(addr).ok().flatten());
+        self.addrs.borrow_mut().insert(addr, name.clone());
+        name
     }
 
     fn label(&self, label: TaintLabel) -> String {
@@ -102,6 +134,26 @@ impl Names for BtcNames<'_> {
             .get(label.0 as usize)
             .cloned()
             .unwrap_or_else(|| format!("label{}", label.0))
+    }
+
+    fn prefetch(&self, txs: &mut Vec<TxNum>, addrs: &mut Vec<AddrId>) {
+        let idx = self.ledger.index();
+        txs.sort_unstable();
+        txs.dedup();
+        let found = fetch_batched(txs, |c| idx.txids(c).ok());
+        self.txids
+            .borrow_mut()
+            .extend(found.into_iter().filter_map(|(k, v)| Some((k, v?))));
+        addrs.retain(|a| !a.is_none());
+        addrs.sort_unstable();
+        addrs.dedup();
+        let found = fetch_batched(addrs, |c| idx.addr_keys(c).ok());
+        let network = self.ledger.network();
+        let named: Vec<(AddrId, Option<String>)> = found
+            .into_par_iter()
+            .map(|(k, v)| (k, address_string(network, v)))
+            .collect();
+        self.addrs.borrow_mut().extend(named);
     }
 }
 
@@ -219,22 +271,73 @@ pub fn resolve_sources(env: &Env<'_>, refs: &[String], limit: usize) -> anyhow::
     Ok(out)
 }
 
-/// Runs a forward trace and returns the full JSON result.
-pub fn forward_report(
-    env: &Env<'_>,
+/// A forward trace, run and ready to render.
+pub struct ForwardRun<'e> {
+    /// Everything the JSON document carries besides the trace itself.
+    header: serde_json::Map<String, Value>,
+    names: BtcNames<'e>,
+    params: ForwardParams,
+    pub trace: ForwardTrace,
+}
+
+/// The JSON document of a forward run: header fields, then the streamed trace.
+#[derive(Serialize)]
+pub struct ForwardDoc<'a> {
+    #[serde(flatten)]
+    header: &'a serde_json::Map<String, Value>,
+    #[serde(flatten)]
+    body: ForwardReport<'a>,
+}
+
+impl ForwardRun<'_> {
+    /// Adds a top-level field to the document.
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.header.insert(key.into(), value);
+    }
+
+    /// The document; `flows` includes every transaction (the evidence), which tables and CSV
+    /// leave out.
+    pub fn doc(&self, flows: bool) -> ForwardDoc<'_> {
+        ForwardDoc {
+            header: &self.header,
+            body: ForwardReport::new(&self.names, &self.trace, &self.params, flows),
+        }
+    }
+
+    /// The document as a JSON tree, without flows (for tables, CSV and summaries).
+    pub fn summary_value(&self) -> anyhow::Result<Value> {
+        Ok(serde_json::to_value(self.doc(false))?)
+    }
+}
+
+/// Runs a forward trace.
+pub fn forward_run<'e>(
+    env: &'e Env<'e>,
     refs: &[String],
     params: &ForwardParams,
     source_limit: usize,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<ForwardRun<'e>> {
     let src = resolve_sources(env, refs, source_limit)?;
     let trace = trace_forward(&env.ledger, &env.attrs, &src.sources, params)?;
-    let names = BtcNames::new(&env.ledger, src.labels);
-    let mut m = env.header("forward", &params.rules.policy.name());
-    m.insert("params".into(), forward_params_json(params, source_limit));
-    m.insert("source_refs".into(), json!(refs));
-    m.extend(forward_json(&names, &trace, params));
-    m.insert("sources_truncated".into(), json!(src.truncated));
-    Ok(Value::Object(m))
+    let mut header = env.header("forward", &params.rules.policy.name());
+    header.insert("params".into(), forward_params_json(params, source_limit));
+    header.insert("source_refs".into(), json!(refs));
+    header.insert("sources_truncated".into(), json!(src.truncated));
+    Ok(ForwardRun {
+        header,
+        names: BtcNames::new(&env.ledger, src.labels),
+        params: params.clone(),
+        trace,
+    })
+}
+
+/// Writes `value` as pretty JSON through a buffer (large documents stream out).
+pub fn write_json(out: impl std::io::Write, value: &impl Serialize) -> anyhow::Result<()> {
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
+    serde_json::to_writer_pretty(&mut w, value)?;
+    writeln!(w)?;
+    w.flush()?;
+    Ok(())
 }
 
 fn forward_params_json(p: &ForwardParams, source_limit: usize) -> Value {

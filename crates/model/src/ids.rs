@@ -6,7 +6,9 @@ use std::fmt;
 
 /// Position of a transaction in the indexed chain: 0 is the genesis coinbase, then every
 /// transaction in block order. Never reused while the transaction stays on the active chain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct TxNum(pub u64);
 
 /// Dense id of an address (or of a non-standard script, keyed by its hash), in order of first

@@ -230,6 +230,16 @@ impl Store {
         &self,
         keys: &[T::Key],
     ) -> Result<Vec<Option<T::Value>>, StoreError> {
+        self.multi_get_with::<T, _>(keys, T::Value::decode_value)
+    }
+
+    /// [`Store::multi_get`] with a custom decoder, for callers that need only part of each
+    /// value (a transaction's txid, not its inputs and outputs).
+    pub fn multi_get_with<T: Table, R>(
+        &self,
+        keys: &[T::Key],
+        decode: impl Fn(&[u8]) -> Result<R, DecodeError>,
+    ) -> Result<Vec<Option<R>>, StoreError> {
         let encoded: Vec<Vec<u8>> = keys
             .iter()
             .map(|k| {
@@ -249,9 +259,7 @@ impl Store {
             .zip(results)
             .map(
                 |(k, r)| match r.map_err(rocks(|| format!("reading {}", T::NAME)))? {
-                    Some(v) => T::Value::decode_value(&v)
-                        .map(Some)
-                        .map_err(corrupt::<T>(k)),
+                    Some(v) => decode(&v).map(Some).map_err(corrupt::<T>(k)),
                     None => Ok(None),
                 },
             )

@@ -249,6 +249,13 @@ impl TxRecord {
         }
     }
 
+    /// Only the txid of an encoded record (it sits right after the flags byte).
+    pub fn decode_txid(b: &[u8]) -> Result<[u8; 32], DecodeError> {
+        let mut r = Reader::new(b, "transaction record");
+        r.u8()?;
+        r.array()
+    }
+
     pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(b, "transaction record");
         let flags = r.u8()?;

@@ -214,7 +214,20 @@ fn prevouts_are_resolved_and_spends_indexed() {
         }
     }
     assert!(checked > 20, "only {checked} inputs checked");
+    // Batched name lookups agree with single reads, and miss cleanly past the end.
     let state = idx.state().unwrap().unwrap();
+    let nums: Vec<TxNum> = (0..state.next_tx + 2).map(TxNum).collect();
+    let txids = idx.txids(&nums).unwrap();
+    for (num, txid) in nums.iter().zip(&txids) {
+        assert_eq!(*txid, idx.tx(*num).unwrap().map(|r| r.txid), "{num:?}");
+    }
+    assert_eq!(txids.iter().filter(|t| t.is_none()).count(), 2);
+    let ids: Vec<AddrId> = (1..=state.addresses() + 1).map(AddrId).collect();
+    let keys = idx.addr_keys(&ids).unwrap();
+    for (id, key) in ids.iter().zip(&keys) {
+        assert_eq!(*key, idx.addr_key(*id).unwrap(), "{id:?}");
+    }
+    assert_eq!(keys.last(), Some(&None));
     assert_eq!(state.tip.unwrap().0, 29);
     assert_eq!(idx.network().unwrap(), Some(Network::Regtest));
 }

@@ -190,30 +190,29 @@ impl<'s> BtcLedger<'s> {
 }
 
 fn graph_view(g: &SpendGraph, tx: TxNum) -> Result<TxView, TraceError> {
-    let height = g.height(tx).ok_or_else(|| missing(tx))?;
-    let inputs: Vec<InView> = g
-        .inputs(tx)
-        .map(|i| InView {
-            prev: i.prev.map(|(t, vout)| OutRef { tx: t, vout }),
-            value: i.value,
-            addr: AddrId::NONE,
-        })
-        .collect();
-    Ok(TxView {
-        tx,
-        height,
-        coinbase: inputs.is_empty(),
-        inputs,
-        outputs: g
-            .outputs(tx)
-            .map(|o| OutView {
-                value: o.value,
-                addr: o.addr,
-                kind: o.kind,
-                spent_by: o.spent_by,
-            })
-            .collect(),
-    })
+    let mut view = TxView::default();
+    graph_view_into(g, tx, &mut view)?;
+    Ok(view)
+}
+
+fn graph_view_into(g: &SpendGraph, tx: TxNum, view: &mut TxView) -> Result<(), TraceError> {
+    view.tx = tx;
+    view.height = g.height(tx).ok_or_else(|| missing(tx))?;
+    view.inputs.clear();
+    view.inputs.extend(g.inputs(tx).map(|i| InView {
+        prev: i.prev.map(|(t, vout)| OutRef { tx: t, vout }),
+        value: i.value,
+        addr: AddrId::NONE,
+    }));
+    view.coinbase = view.inputs.is_empty();
+    view.outputs.clear();
+    view.outputs.extend(g.outputs(tx).map(|o| OutView {
+        value: o.value,
+        addr: o.addr,
+        kind: o.kind,
+        spent_by: o.spent_by,
+    }));
+    Ok(())
 }
 
 fn missing(tx: TxNum) -> TraceError {
@@ -288,6 +287,16 @@ impl UtxoLedger for BtcLedger<'_> {
             }
         }
         Ok(views)
+    }
+
+    fn tx_into(&self, tx: TxNum, view: &mut TxView) -> Result<(), TraceError> {
+        match &self.graph {
+            Some(g) => graph_view_into(g, tx, view),
+            None => {
+                *view = self.tx(tx)?;
+                Ok(())
+            }
+        }
     }
 
     fn reads_are_slow(&self) -> bool {

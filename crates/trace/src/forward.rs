@@ -7,8 +7,8 @@
 //! Data for upcoming transactions is fetched in parallel; the taint itself is applied
 //! sequentially, so results do not depend on the number of threads.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
+use std::ops::Range;
 
 use chaintrace_model::{AddrId, TxNum};
 use crossbeam_channel::{Receiver, Sender};
@@ -21,6 +21,7 @@ use crate::amount::Amount;
 use crate::attribution::{Attr, Attributions, StopSet};
 use crate::ledger::{OutRef, TraceError, TxView, UtxoLedger};
 use crate::policy::Rules;
+use crate::queue::RadixQueue;
 use crate::taint::{Taint, TaintLabel};
 
 /// Why taint stopped moving at a holding.
@@ -122,15 +123,17 @@ pub struct FlowOutput {
     pub tainted: u64,
 }
 
-/// One transaction on the path, with the taint it moved.
+/// One transaction on the path, with the taint it moved. Its inputs and outputs live in the
+/// trace's shared arrays ([`ForwardTrace::inputs`], [`ForwardTrace::outputs`]): one allocation
+/// per trace instead of two per transaction.
 #[derive(Clone, Debug)]
 pub struct Flow {
     pub tx: TxNum,
     pub height: u32,
     pub hop: u32,
     pub coinbase: bool,
-    pub inputs: Vec<FlowInput>,
-    pub outputs: Vec<FlowOutput>,
+    inputs: Range<usize>,
+    outputs: Range<usize>,
     pub fee: u64,
     pub fee_tainted: u64,
     pub terminal: bool,
@@ -142,12 +145,26 @@ pub struct ForwardTrace {
     pub sources: Vec<(Source, u64)>,
     pub holdings: Vec<Holding>,
     pub flows: Vec<Flow>,
+    flow_inputs: Vec<FlowInput>,
+    flow_outputs: Vec<FlowOutput>,
     /// Taint paid as fees (a sink unless `taint_fee`), per label.
     pub fees: Vec<(TaintLabel, u64)>,
     /// Taint destroyed (unclaimed by a coinbase), per label.
     pub burned: Vec<(TaintLabel, u64)>,
     /// Whether a cap cut the trace short somewhere.
     pub truncated: bool,
+}
+
+impl ForwardTrace {
+    /// Every input of a flow's transaction, with the taint it brought in.
+    pub fn inputs(&self, f: &Flow) -> &[FlowInput] {
+        &self.flow_inputs[f.inputs.clone()]
+    }
+
+    /// Every output of a flow's transaction, with the taint it carries.
+    pub fn outputs(&self, f: &Flow) -> &[FlowOutput] {
+        &self.flow_outputs[f.outputs.clone()]
+    }
 }
 
 /// A tainted output waiting for its spender.
@@ -160,9 +177,11 @@ struct Pending {
     addr: AddrId,
 }
 
-/// Normal transactions come first (phase 0); a block's coinbase receiving tainted fees is
-/// processed after the block's last transaction (phase 1).
-type Key = (TxNum, u8);
+/// A queued step: normal transactions come first (phase 0); a block's coinbase receiving
+/// tainted fees is processed after the block's last transaction (phase 1).
+fn key(tx: TxNum, phase: u64) -> u64 {
+    tx.0 << 1 | phase
+}
 
 /// Transactions per background load request.
 const PREFETCH: usize = 256;
@@ -239,11 +258,12 @@ struct Engine<'a, L> {
     prefetch: Prefetcher,
     attrs: &'a Attributions,
     params: &'a ForwardParams,
-    /// Min-heap of steps; a step queued twice (two tainted inputs) pops twice in a row and
+    /// Steps in chain order; a step queued twice (two tainted inputs) pops twice in a row and
     /// runs once.
-    queue: BinaryHeap<Reverse<Key>>,
+    queue: RadixQueue,
     pending: FxHashMap<OutRef, Pending>,
     loaded: FxHashMap<TxNum, TxView>,
+    scratch: TxView,
     coinbase_fees: FxHashMap<u32, Vec<(u64, Taint<u64>, u32)>>,
     processed: usize,
     out: ForwardTrace,
@@ -292,24 +312,26 @@ fn run<L: UtxoLedger>(
         prefetch,
         attrs,
         params,
-        queue: BinaryHeap::new(),
+        queue: RadixQueue::new(),
         pending: FxHashMap::default(),
         loaded: FxHashMap::default(),
+        scratch: TxView::default(),
         coinbase_fees: FxHashMap::default(),
         processed: 0,
         out: ForwardTrace::default(),
     };
     e.seed(sources)?;
     let mut last = None;
-    while let Some(Reverse(key)) = e.queue.pop() {
-        if last.replace(key) == Some(key) {
+    while let Some(k) = e.queue.pop() {
+        if last.replace(k) == Some(k) {
             continue;
         }
-        e.prefetch.ensure(key.0, &mut e.loaded)?;
-        if key.1 == 1 {
-            e.coinbase_step(key.0)?;
+        let tx = TxNum(k >> 1);
+        e.prefetch.ensure(tx, &mut e.loaded)?;
+        if k & 1 == 1 {
+            e.coinbase_step(tx)?;
         } else {
-            e.step(key.0)?;
+            e.step(tx)?;
         }
     }
     e.out.holdings.sort_by_key(|h| h.out);
@@ -406,7 +428,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
                     addr: o.addr,
                 };
                 self.pending.insert(out, p);
-                self.queue.push(Reverse((spender, 0)));
+                self.enqueue(key(spender, 0), out.tx)?;
                 if !self.loaded.contains_key(&spender) {
                     self.prefetch.want(spender);
                 }
@@ -474,16 +496,25 @@ impl<L: UtxoLedger> Engine<'_, L> {
     }
 
     fn step(&mut self, tx: TxNum) -> Result<(), TraceError> {
-        let view = self
-            .loaded
-            .remove(&tx)
-            .map_or_else(|| self.ledger.tx(tx), Ok)?;
+        // One view is reused for every step read in place, so steps allocate nothing for it.
+        let mut view = std::mem::take(&mut self.scratch);
+        match self.loaded.remove(&tx) {
+            Some(loaded) => view = loaded,
+            None => self.ledger.tx_into(tx, &mut view)?,
+        }
+        let done = self.apply(&view);
+        self.scratch = view;
+        done
+    }
+
+    /// Runs one transaction: taint in, policy, flow record, taint out.
+    fn apply(&mut self, view: &TxView) -> Result<(), TraceError> {
         if self.params.until_height.is_some_and(|u| view.height > u) {
-            self.stop_before(&view, Status::UntilHeight);
+            self.stop_before(view, Status::UntilHeight);
             return Ok(());
         }
         if self.processed >= self.params.max_txs {
-            self.stop_before(&view, Status::Truncated);
+            self.stop_before(view, Status::Truncated);
             return Ok(());
         }
         self.processed += 1;
@@ -496,35 +527,32 @@ impl<L: UtxoLedger> Engine<'_, L> {
         let hop = 1 + taken.iter().flatten().map(|p| p.hop).min().unwrap_or(0);
         let values: SmallVec<[u64; 8]> = view.outputs.iter().map(|o| o.value).collect();
         let fee = view.fee();
-        let (outcome, mut flow) = {
-            let inputs: StepInputs<'_> = view
-                .inputs
-                .iter()
-                .zip(&taken)
-                .map(|(i, p)| (i.value, p.as_ref().map(|p| &p.taint)))
-                .collect();
-            let outcome = self.params.rules.apply(&inputs, &values);
-            let flow = self.flow(
-                &view,
-                hop,
-                &inputs,
-                &outcome.outputs,
-                fee,
-                outcome.fee.as_ref(),
-            );
-            (outcome, flow)
-        };
-        if self.ends_here(&outcome.outputs, &values) {
-            if self.params.strategy == Strategy::PureDirtyFirst {
-                self.restore(&view, taken);
-                self.stop_before(&view, Status::Terminal);
-                return Ok(());
-            }
-            flow.terminal = true;
+        let inputs: StepInputs<'_> = view
+            .inputs
+            .iter()
+            .zip(&taken)
+            .map(|(i, p)| (i.value, p.as_ref().map(|p| &p.taint)))
+            .collect();
+        let outcome = self.params.rules.apply(&inputs, &values);
+        let ends = self.ends_here(&outcome.outputs, &values);
+        if ends && self.params.strategy == Strategy::PureDirtyFirst {
+            drop(inputs);
+            self.restore(view, taken);
+            self.stop_before(view, Status::Terminal);
+            return Ok(());
         }
+        let mut flow = self.flow(
+            view,
+            hop,
+            &inputs,
+            &outcome.outputs,
+            fee,
+            outcome.fee.as_ref(),
+        );
+        flow.terminal = ends;
         self.out.flows.push(flow);
-        self.pay_fee(&view, fee, outcome.fee, hop)?;
-        self.emit_outputs(&view, outcome.outputs, hop, flow_terminal(&self.out.flows))
+        self.pay_fee(view, fee, outcome.fee, hop)?;
+        self.emit_outputs(view, outcome.outputs, hop, ends)
     }
 
     /// Dirty-first strategies end at a transaction whose outputs hold clean value.
@@ -545,8 +573,9 @@ impl<L: UtxoLedger> Engine<'_, L> {
         }
     }
 
+    /// Records the step's transaction in the trace (not yet pushed onto `flows`).
     fn flow(
-        &self,
+        &mut self,
         view: &TxView,
         hop: u32,
         inputs: &[(u64, Option<&Taint<u64>>)],
@@ -554,23 +583,15 @@ impl<L: UtxoLedger> Engine<'_, L> {
         fee: u64,
         fee_taint: Option<&Taint<u64>>,
     ) -> Flow {
-        Flow {
-            tx: view.tx,
-            height: view.height,
-            hop,
-            coinbase: view.coinbase,
-            inputs: view
-                .inputs
-                .iter()
-                .zip(inputs)
-                .map(|(i, (v, t))| FlowInput {
-                    prev: i.prev,
-                    value: *v,
-                    tainted: t.map_or(0, |t| t.tainted(*v)),
-                })
-                .collect(),
-            outputs: view
-                .outputs
+        let (ins, outputs) = (&mut self.out.flow_inputs, &mut self.out.flow_outputs);
+        let (first_in, first_out) = (ins.len(), outputs.len());
+        ins.extend(view.inputs.iter().zip(inputs).map(|(i, (v, t))| FlowInput {
+            prev: i.prev,
+            value: *v,
+            tainted: t.map_or(0, |t| t.tainted(*v)),
+        }));
+        outputs.extend(
+            view.outputs
                 .iter()
                 .zip(outs)
                 .enumerate()
@@ -579,8 +600,15 @@ impl<L: UtxoLedger> Engine<'_, L> {
                     value: o.value,
                     addr: o.addr,
                     tainted: t.as_ref().map_or(0, |t| t.tainted(o.value)),
-                })
-                .collect(),
+                }),
+        );
+        Flow {
+            tx: view.tx,
+            height: view.height,
+            hop,
+            coinbase: view.coinbase,
+            inputs: first_in..ins.len(),
+            outputs: first_out..outputs.len(),
             fee,
             fee_tainted: fee_taint.map_or(0, |t| t.tainted(fee)),
             terminal: false,
@@ -604,9 +632,19 @@ impl<L: UtxoLedger> Engine<'_, L> {
             .entry(view.height)
             .or_default()
             .push((fee, taint, hop));
-        self.queue
-            .push(Reverse((TxNum(first.0 + u64::from(count) - 1), 1)));
-        Ok(())
+        self.enqueue(key(TxNum(first.0 + u64::from(count) - 1), 1), view.tx)
+    }
+
+    /// Queues a step, which must come after the one running (`from`) in chain order.
+    fn enqueue(&mut self, k: u64, from: TxNum) -> Result<(), TraceError> {
+        if k > key(from, 0) && self.queue.push(k) {
+            return Ok(());
+        }
+        Err(TraceError::Invalid(format!(
+            "the index is inconsistent: transaction {from} is followed by transaction {}, \
+             which comes earlier in the chain",
+            k >> 1
+        )))
     }
 
     /// A block's coinbase receiving the block's tainted fees (`taint_fee`), Redux order.
@@ -644,44 +682,44 @@ impl<L: UtxoLedger> Engine<'_, L> {
         hop: u32,
         terminal: bool,
     ) -> Result<(), TraceError> {
-        let mut tainted: Vec<(u32, Taint<u64>)> = outputs
-            .into_iter()
-            .enumerate()
-            .filter_map(|(k, t)| t.map(|t| (k as u32, t)))
-            .collect();
-        if terminal {
-            for (vout, taint) in tainted {
+        let capped = self.capped(view, &outputs);
+        for (k, taint) in outputs.into_iter().enumerate() {
+            let Some(taint) = taint else { continue };
+            let vout = k as u32;
+            if terminal {
                 let out = OutRef { tx: view.tx, vout };
-                let attrs = self
-                    .attrs
-                    .of(out, view.outputs[vout as usize].addr)
-                    .unwrap_or_default();
+                let attrs = self.attrs.of(out, view.outputs[k].addr).unwrap_or_default();
                 self.hold_output(view, vout, taint, hop, Status::Terminal, attrs);
+            } else {
+                self.emit(
+                    view,
+                    vout,
+                    taint,
+                    hop,
+                    capped.get(k).copied().unwrap_or(false),
+                )?;
             }
-            return Ok(());
-        }
-        // Past the fan-out cap, the smallest tainted outputs are reported but not followed.
-        let capped: Vec<u32> = if tainted.len() > self.params.max_fanout {
-            let mut by_size = tainted.clone();
-            by_size.sort_by(|(ka, a), (kb, b)| {
-                let (va, vb) = (
-                    view.outputs[*ka as usize].value,
-                    view.outputs[*kb as usize].value,
-                );
-                b.tainted(vb).cmp(&a.tainted(va)).then(ka.cmp(kb))
-            });
-            by_size
-                .into_iter()
-                .skip(self.params.max_fanout)
-                .map(|(k, _)| k)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        for (vout, taint) in tainted.drain(..) {
-            self.emit(view, vout, taint, hop, capped.contains(&vout))?;
         }
         Ok(())
+    }
+
+    /// Past the fan-out cap, the smallest tainted outputs are reported but not followed: which
+    /// outputs those are (empty when the transaction is under the cap).
+    fn capped(&self, view: &TxView, outputs: &[Option<Taint<u64>>]) -> Vec<bool> {
+        if outputs.iter().flatten().count() <= self.params.max_fanout {
+            return Vec::new();
+        }
+        let mut by_size: Vec<(u64, usize)> = outputs
+            .iter()
+            .enumerate()
+            .filter_map(|(k, t)| t.as_ref().map(|t| (t.tainted(view.outputs[k].value), k)))
+            .collect();
+        by_size.sort_by(|(a, ka), (b, kb)| b.cmp(a).then(ka.cmp(kb)));
+        let mut capped = vec![false; outputs.len()];
+        for (_, k) in by_size.into_iter().skip(self.params.max_fanout) {
+            capped[k] = true;
+        }
+        capped
     }
 }
 
@@ -701,10 +739,6 @@ pub(crate) fn load_parallel<L: UtxoLedger>(
         out.extend(p?);
     }
     Ok(out)
-}
-
-fn flow_terminal(flows: &[Flow]) -> bool {
-    flows.last().is_some_and(|f| f.terminal)
 }
 
 /// Per-label totals of the sources.

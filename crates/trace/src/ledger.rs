@@ -31,7 +31,7 @@ pub struct OutView {
 }
 
 /// A transaction as the engine sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TxView {
     pub tx: TxNum,
     pub height: u32,
@@ -67,6 +67,13 @@ pub enum TraceError {
 /// Read access to a UTXO ledger. Implementations must be cheap to call from several threads.
 pub trait UtxoLedger: Sync {
     fn tx(&self, tx: TxNum) -> Result<TxView, TraceError>;
+
+    /// Reads `tx` into `view`, reusing its allocations: the forward engine reads every step's
+    /// transaction this way.
+    fn tx_into(&self, tx: TxNum, view: &mut TxView) -> Result<(), TraceError> {
+        *view = self.tx(tx)?;
+        Ok(())
+    }
 
     /// Several transactions at once (in the order asked). Without `spenders`, outputs'
     /// `spent_by` may be left `None`, which backward walks do not need and which saves reads.

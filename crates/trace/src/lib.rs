@@ -17,6 +17,7 @@ pub mod forward;
 pub mod ledger;
 pub mod memory;
 pub mod policy;
+pub mod queue;
 pub mod report;
 pub mod rounding;
 pub mod severity;

@@ -95,6 +95,15 @@ impl UtxoLedger for MemLedger {
             .ok_or_else(|| TraceError::NotFound(format!("no transaction {tx}")))
     }
 
+    fn tx_into(&self, tx: TxNum, view: &mut TxView) -> Result<(), TraceError> {
+        let found = self
+            .txs
+            .get(tx.0 as usize)
+            .ok_or_else(|| TraceError::NotFound(format!("no transaction {tx}")))?;
+        view.clone_from(found);
+        Ok(())
+    }
+
     fn reads_are_slow(&self) -> bool {
         false
     }

@@ -14,7 +14,7 @@ use crate::amount::Amount;
 use smallvec::SmallVec;
 
 use crate::rounding::{split, Shares};
-use crate::taint::{coalesce, Parts, Seg, Segs, Taint, TaintLabel};
+use crate::taint::{coalesce_into, segments_iter, Parts, Seg, Segs, Taint, TaintLabel};
 
 /// Order in which input coins enter the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -254,6 +254,9 @@ fn haircut<A: Amount>(inputs: &[In<'_, A>], outputs: &[A], fee: A) -> Outcome<A>
     }
 }
 
+/// The ordered policies' working stream: on the stack for ordinary transactions.
+type Stream<A> = SmallVec<[Seg<A>; 16]>;
+
 fn ordered<A: Amount>(
     inputs: &[In<'_, A>],
     outputs: &[A],
@@ -262,7 +265,11 @@ fn ordered<A: Amount>(
     output_order: OutputOrder,
     fee_mode: FeeMode,
 ) -> Outcome<A> {
-    let mut stream = coalesce(inputs.iter().flat_map(|(v, t)| Taint::segments_of(*t, *v)));
+    let mut stream = Stream::new();
+    coalesce_into(
+        &mut stream,
+        inputs.iter().flat_map(|(v, t)| segments_iter(*t, *v)),
+    );
     let mut fee_segs = Segs::new();
     if fee_mode == FeeMode::Proportional && !fee.is_zero() {
         let weights: Vec<A> = stream.iter().map(|s| s.amount).collect();
@@ -274,7 +281,7 @@ fn ordered<A: Amount>(
             });
             s.amount = s.amount.minus(cut);
         }
-        stream = coalesce(stream);
+        stream = recoalesced(stream);
     }
     let stream = reorder(stream, input_order);
     let mut take = Taker {
@@ -284,7 +291,7 @@ fn ordered<A: Amount>(
     };
     let mut outs: Vec<Option<Taint<A>>> = vec![None; outputs.len()];
     for k in visit_order(outputs, output_order) {
-        outs[k] = Taint::ordered(take.front(outputs[k]));
+        outs[k] = take.front(outputs[k]);
     }
     if fee_mode == FeeMode::Tail {
         fee_segs = take.rest();
@@ -295,7 +302,13 @@ fn ordered<A: Amount>(
     }
 }
 
-fn reorder<A: Amount>(mut stream: Segs<A>, order: InputOrder) -> Segs<A> {
+fn recoalesced<A: Amount>(stream: Stream<A>) -> Stream<A> {
+    let mut out = Stream::new();
+    coalesce_into(&mut out, stream);
+    out
+}
+
+fn reorder<A: Amount>(mut stream: Stream<A>, order: InputOrder) -> Stream<A> {
     match order {
         InputOrder::First => return stream,
         InputOrder::Last => stream.reverse(),
@@ -304,11 +317,11 @@ fn reorder<A: Amount>(mut stream: Segs<A>, order: InputOrder) -> Segs<A> {
         InputOrder::Highest => stream.sort_by_key(|s| std::cmp::Reverse(s.amount)),
         InputOrder::Smallest => stream.sort_by_key(|s| s.amount),
     }
-    coalesce(stream)
+    recoalesced(stream)
 }
 
-fn visit_order<A: Amount>(outputs: &[A], order: OutputOrder) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..outputs.len()).collect();
+fn visit_order<A: Amount>(outputs: &[A], order: OutputOrder) -> SmallVec<[usize; 16]> {
+    let mut idx: SmallVec<[usize; 16]> = (0..outputs.len()).collect();
     match order {
         OutputOrder::First => {}
         OutputOrder::Last => idx.reverse(),
@@ -326,8 +339,11 @@ struct Taker<'s, A> {
 }
 
 impl<A: Amount> Taker<'_, A> {
-    fn front(&mut self, mut want: A) -> Vec<Seg<A>> {
-        let mut out = Vec::new();
+    /// The next `want` units as an output's state (`None` if they are all clean). Stream
+    /// segments are already coalesced, so consecutive slices of them are too.
+    fn front(&mut self, mut want: A) -> Option<Taint<A>> {
+        // Gathered on the stack, then stored with one exactly-sized allocation (if it spills).
+        let mut out = Stream::new();
         while !want.is_zero() && self.idx < self.stream.len() {
             let seg = self.stream[self.idx];
             let available = seg.amount.minus(self.used);
@@ -343,11 +359,13 @@ impl<A: Amount> Taker<'_, A> {
                 self.used = A::ZERO;
             }
         }
-        out
+        out.iter()
+            .any(|s| s.label.is_some())
+            .then(|| Taint::Ordered(Segs::from_slice(&out)))
     }
 
     fn rest(&mut self) -> Segs<A> {
-        let mut out = Vec::new();
+        let mut out = Segs::new();
         while self.idx < self.stream.len() {
             let seg = self.stream[self.idx];
             out.push(Seg {
@@ -357,6 +375,6 @@ impl<A: Amount> Taker<'_, A> {
             self.idx += 1;
             self.used = A::ZERO;
         }
-        coalesce(out)
+        out
     }
 }

@@ -5,21 +5,29 @@ use std::collections::BTreeMap;
 
 use chaintrace_model::{AddrId, TxNum};
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use crate::attribution::Attr;
 use crate::backward::Exposure;
 use crate::forward::{
-    holding_totals, is_conserved, source_totals, ForwardParams, ForwardTrace, Status,
+    holding_totals, is_conserved, source_totals, Flow, ForwardParams, ForwardTrace, Holding, Status,
 };
 use crate::ledger::OutRef;
-use crate::taint::{Taint, TaintLabel};
+use crate::taint::{Parts, Seg, Taint, TaintLabel};
 
 /// How the report names things: the ledger knows txids and address strings.
 pub trait Names {
     fn txid(&self, tx: TxNum) -> String;
     fn address(&self, addr: AddrId) -> Option<String>;
     fn label(&self, label: TaintLabel) -> String;
+
+    /// Called before a report names many transactions and addresses, so an implementation
+    /// can read them in batches. The vectors may be sorted and deduplicated in place.
+    fn prefetch(&self, txs: &mut Vec<TxNum>, addrs: &mut Vec<AddrId>) {
+        let _ = (txs, addrs);
+    }
 
     fn output(&self, out: OutRef) -> String {
         format!("{}:{}", self.txid(out.tx), out.vout)
@@ -30,13 +38,45 @@ fn amount(v: u64) -> Value {
     Value::String(v.to_string())
 }
 
-fn per_label(names: &dyn Names, parts: &[(TaintLabel, u64)]) -> Value {
-    Value::Object(
-        parts
-            .iter()
-            .map(|(l, a)| (names.label(*l), amount(*a)))
-            .collect(),
-    )
+/// An amount in base units, written as a decimal string (JSON numbers lose precision past
+/// 2^53 in many readers).
+#[derive(Clone, Copy)]
+struct Amt(u64);
+
+impl Serialize for Amt {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// Serializes the items of an iterator as a JSON array without collecting them first.
+struct SeqOf<F>(F);
+
+impl<I, F> Serialize for SeqOf<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((self.0)())
+    }
+}
+
+/// Per-label amounts as an object keyed by case name.
+struct PerLabel<'a> {
+    names: &'a dyn Names,
+    parts: Parts<u64>,
+}
+
+impl Serialize for PerLabel<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            self.parts
+                .iter()
+                .map(|(l, a)| (self.names.label(*l), Amt(*a))),
+        )
+    }
 }
 
 pub fn attrs_json(attrs: &[Attr]) -> Value {
@@ -48,22 +88,6 @@ pub fn attrs_json(attrs: &[Attr]) -> Value {
     )
 }
 
-fn segments(names: &dyn Names, taint: &Taint<u64>) -> Option<Value> {
-    let Taint::Ordered(segs) = taint else {
-        return None;
-    };
-    Some(Value::Array(
-        segs.iter()
-            .map(|s| {
-                json!([
-                    s.label.map_or("clean".to_string(), |l| names.label(l)),
-                    s.amount.to_string()
-                ])
-            })
-            .collect(),
-    ))
-}
-
 fn status_name(s: Status) -> String {
     serde_json::to_value(s)
         .ok()
@@ -71,65 +95,177 @@ fn status_name(s: Status) -> String {
         .unwrap_or_default()
 }
 
-/// The `holdings`, `flows`, `sources` and `summary` of a forward trace.
-pub fn forward_json(
-    names: &dyn Names,
-    t: &ForwardTrace,
-    params: &ForwardParams,
-) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("sources".into(), Value::Array(t.sources.iter().map(|(s, v)| json!({"ref": names.output(s.out), "label": names.label(s.label), "amount": amount(*v)})).collect()));
-    m.insert(
-        "holdings".into(),
-        Value::Array(t.holdings.iter().map(|h| holding_json(names, h)).collect()),
-    );
-    m.insert(
-        "flows".into(),
-        Value::Array(t.flows.iter().map(|f| flow_json(names, f)).collect()),
-    );
-    m.insert("summary".into(), summary_json(names, t, params));
-    m
+/// A forward trace as the documented JSON object (`sources`, `holdings`, `flows`, `summary`),
+/// serialized straight to the writer: a million-transaction trace streams out without
+/// building a JSON tree in memory.
+pub struct ForwardReport<'a> {
+    names: &'a dyn Names,
+    trace: &'a ForwardTrace,
+    params: &'a ForwardParams,
+    flows: bool,
 }
 
-fn holding_json(names: &dyn Names, h: &crate::forward::Holding) -> Value {
-    let mut v = json!({
-        "ref": names.output(h.out),
-        "address": names.address(h.addr),
-        "height": h.height,
-        "amount": amount(h.value),
-        "tainted": amount(h.tainted),
-        "by_label": per_label(names, &h.taint.by_label(h.value)),
-        "hops": h.hops,
-        "status": status_name(h.status),
-        "labels": attrs_json(&h.attrs),
-    });
-    if let Some(segs) = segments(names, &h.taint) {
-        v["segments"] = segs;
+impl<'a> ForwardReport<'a> {
+    /// `flows`: whether to include every transaction with its per-input and per-output taint
+    /// (the evidence; tables and CSV do not need it). Asks `names` for every txid and address
+    /// the report will name at once, so the index is read in batches.
+    pub fn new(
+        names: &'a dyn Names,
+        trace: &'a ForwardTrace,
+        params: &'a ForwardParams,
+        flows: bool,
+    ) -> Self {
+        let mut txs: Vec<TxNum> = trace.sources.iter().map(|(s, _)| s.out.tx).collect();
+        let mut addrs: Vec<AddrId> = Vec::new();
+        for h in &trace.holdings {
+            txs.push(h.out.tx);
+            addrs.push(h.addr);
+        }
+        if flows {
+            for f in &trace.flows {
+                txs.push(f.tx);
+                txs.extend(trace.inputs(f).iter().filter_map(|i| i.prev.map(|p| p.tx)));
+                addrs.extend(trace.outputs(f).iter().map(|o| o.addr));
+            }
+        }
+        names.prefetch(&mut txs, &mut addrs);
+        ForwardReport {
+            names,
+            trace,
+            params,
+            flows,
+        }
     }
-    v
 }
 
-fn flow_json(names: &dyn Names, f: &crate::forward::Flow) -> Value {
-    json!({
-        "txid": names.txid(f.tx),
-        "height": f.height,
-        "hop": f.hop,
-        "coinbase": f.coinbase,
-        "inputs": f.inputs.iter().map(|i| json!({
-            "ref": i.prev.map(|p| names.output(p)),
-            "amount": amount(i.value),
-            "tainted": amount(i.tainted),
-        })).collect::<Vec<_>>(),
-        "outputs": f.outputs.iter().map(|o| json!({
-            "vout": o.vout,
-            "address": names.address(o.addr),
-            "amount": amount(o.value),
-            "tainted": amount(o.tainted),
-        })).collect::<Vec<_>>(),
-        "fee": amount(f.fee),
-        "fee_tainted": amount(f.fee_tainted),
-        "terminal": f.terminal,
-    })
+impl Serialize for ForwardReport<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (names, t) = (self.names, self.trace);
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry(
+            "sources",
+            &SeqOf(|| {
+                t.sources.iter().map(|(src, v)| SourceRow {
+                    reference: names.output(src.out),
+                    label: names.label(src.label),
+                    amount: Amt(*v),
+                })
+            }),
+        )?;
+        m.serialize_entry(
+            "holdings",
+            &SeqOf(|| t.holdings.iter().map(|h| HoldingRow { names, h })),
+        )?;
+        if self.flows {
+            m.serialize_entry(
+                "flows",
+                &SeqOf(|| t.flows.iter().map(|f| FlowRow { names, t, f })),
+            )?;
+        }
+        m.serialize_entry("summary", &summary_json(names, t, self.params))?;
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct SourceRow {
+    #[serde(rename = "ref")]
+    reference: String,
+    label: String,
+    amount: Amt,
+}
+
+struct HoldingRow<'a> {
+    names: &'a dyn Names,
+    h: &'a Holding,
+}
+
+impl Serialize for HoldingRow<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (names, h) = (self.names, self.h);
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("ref", &names.output(h.out))?;
+        m.serialize_entry("address", &names.address(h.addr))?;
+        m.serialize_entry("height", &h.height)?;
+        m.serialize_entry("amount", &Amt(h.value))?;
+        m.serialize_entry("tainted", &Amt(h.tainted))?;
+        m.serialize_entry(
+            "by_label",
+            &PerLabel {
+                names,
+                parts: h.taint.by_label(h.value),
+            },
+        )?;
+        m.serialize_entry("hops", &h.hops)?;
+        m.serialize_entry("status", &h.status)?;
+        m.serialize_entry("labels", &h.attrs)?;
+        if let Taint::Ordered(segs) = &h.taint {
+            let seg = |g: &Seg<u64>| {
+                let label = g.label.map_or("clean".to_string(), |l| names.label(l));
+                (label, Amt(g.amount))
+            };
+            m.serialize_entry("segments", &SeqOf(|| segs.iter().map(seg)))?;
+        }
+        m.end()
+    }
+}
+
+struct FlowRow<'a> {
+    names: &'a dyn Names,
+    t: &'a ForwardTrace,
+    f: &'a Flow,
+}
+
+#[derive(Serialize)]
+struct FlowInputRow {
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+    amount: Amt,
+    tainted: Amt,
+}
+
+#[derive(Serialize)]
+struct FlowOutputRow {
+    vout: u32,
+    address: Option<String>,
+    amount: Amt,
+    tainted: Amt,
+}
+
+impl Serialize for FlowRow<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (names, f) = (self.names, self.f);
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("txid", &names.txid(f.tx))?;
+        m.serialize_entry("height", &f.height)?;
+        m.serialize_entry("hop", &f.hop)?;
+        m.serialize_entry("coinbase", &f.coinbase)?;
+        m.serialize_entry(
+            "inputs",
+            &SeqOf(|| {
+                self.t.inputs(f).iter().map(|i| FlowInputRow {
+                    reference: i.prev.map(|p| names.output(p)),
+                    amount: Amt(i.value),
+                    tainted: Amt(i.tainted),
+                })
+            }),
+        )?;
+        m.serialize_entry(
+            "outputs",
+            &SeqOf(|| {
+                self.t.outputs(f).iter().map(|o| FlowOutputRow {
+                    vout: o.vout,
+                    address: names.address(o.addr),
+                    amount: Amt(o.value),
+                    tainted: Amt(o.tainted),
+                })
+            }),
+        )?;
+        m.serialize_entry("fee", &Amt(f.fee))?;
+        m.serialize_entry("fee_tainted", &Amt(f.fee_tainted))?;
+        m.serialize_entry("terminal", &f.terminal)?;
+        m.end()
+    }
 }
 
 fn summary_json(names: &dyn Names, t: &ForwardTrace, params: &ForwardParams) -> Value {
@@ -263,7 +399,7 @@ pub fn flow_graph(t: &ForwardTrace) -> StableDiGraph<Node, u64> {
         );
     }
     for f in &t.flows {
-        for i in f.inputs.iter().filter(|i| i.tainted > 0) {
+        for i in t.inputs(f).iter().filter(|i| i.tainted > 0) {
             if let Some(from) = i.prev.and_then(|p| tx_nodes.get(&p.tx)) {
                 g.add_edge(*from, tx_nodes[&f.tx], i.tainted);
             }

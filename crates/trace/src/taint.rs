@@ -133,12 +133,32 @@ impl<A: Amount> Taint<A> {
 
 /// Merges adjacent segments with the same label and drops empty ones.
 pub fn coalesce<A: Amount>(segs: impl IntoIterator<Item = Seg<A>>) -> Segs<A> {
-    let mut out: Segs<A> = Segs::new();
+    let mut out = Segs::new();
+    coalesce_into(&mut out, segs);
+    out
+}
+
+/// [`coalesce`] into any segment buffer (the policies keep their working stream on the stack).
+pub fn coalesce_into<A: Amount, B: smallvec::Array<Item = Seg<A>>>(
+    out: &mut SmallVec<B>,
+    segs: impl IntoIterator<Item = Seg<A>>,
+) {
     for s in segs.into_iter().filter(|s| !s.amount.is_zero()) {
         match out.last_mut() {
             Some(last) if last.label == s.label => last.amount = last.amount.plus(s.amount),
             _ => out.push(s),
         }
     }
-    out
+}
+
+/// The segments of a holder of `value` without copying them (clean holders: one segment).
+pub fn segments_iter<A: Amount>(
+    state: Option<&Taint<A>>,
+    value: A,
+) -> impl Iterator<Item = Seg<A>> + '_ {
+    let (segs, clean): (&[Seg<A>], _) = match state {
+        Some(Taint::Ordered(segs)) => (segs, None),
+        _ => (&[], Some(Seg::clean(value))),
+    };
+    segs.iter().copied().chain(clean)
 }

@@ -70,7 +70,7 @@ fn fingerprint(t: &ForwardTrace) -> String {
                 "{:?}{}{:?}",
                 f.tx,
                 f.hop,
-                f.outputs.iter().map(|o| o.tainted).collect::<Vec<_>>()
+                t.outputs(f).iter().map(|o| o.tainted).collect::<Vec<_>>()
             )
         })
         .collect();

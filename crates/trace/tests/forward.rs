@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use chaintrace_model::{AddrId, Category};
+use chaintrace_model::{AddrId, Category, TxNum};
 use chaintrace_trace::attribution::{Attr, Attributions, StopSet};
 use chaintrace_trace::forward::{
-    is_conserved, trace_forward, ForwardParams, Source, Status, Strategy,
+    is_conserved, trace_forward, ForwardParams, ForwardTrace, Source, Status, Strategy,
 };
+use chaintrace_trace::ledger::{self, TraceError, TxView};
 use chaintrace_trace::memory::{out, MemLedger};
 use chaintrace_trace::policy::{FeeMode, Policy, Rules};
 use chaintrace_trace::{Seg, Taint, TaintLabel};
@@ -55,6 +56,7 @@ fn uh_dirty_first_strategies() {
     let mut txs = |strategy| {
         p.strategy = strategy;
         let t = trace_forward(&l, &Attributions::default(), &src, &p).unwrap();
+        assert_flows_match_ledger(&l, &t);
         t.flows
             .iter()
             .map(|f| (f.tx, f.terminal))
@@ -72,6 +74,61 @@ fn uh_dirty_first_strategies() {
         txs(Strategy::All),
         vec![(t1, false), (t2, false), (t3, false)]
     );
+}
+
+/// Every flow records exactly its transaction's inputs and outputs (flows share arrays, and a
+/// transaction left out of the trace must leave nothing behind in them).
+fn assert_flows_match_ledger(l: &MemLedger, t: &ForwardTrace) {
+    for f in &t.flows {
+        let view = ledger::UtxoLedger::tx(l, f.tx).unwrap();
+        let ins: Vec<_> = t.inputs(f).iter().map(|i| (i.prev, i.value)).collect();
+        let want: Vec<_> = view.inputs.iter().map(|i| (i.prev, i.value)).collect();
+        assert_eq!(ins, want, "inputs of {:?}", f.tx);
+        let outs: Vec<_> = t.outputs(f).iter().map(|o| (o.value, o.addr)).collect();
+        let want: Vec<_> = view.outputs.iter().map(|o| (o.value, o.addr)).collect();
+        assert_eq!(outs, want, "outputs of {:?}", f.tx);
+    }
+}
+
+/// A damaged index whose spend records point back to the genesis transaction.
+struct SpentBackwards(MemLedger);
+
+// Not imported: MemLedger's own `tx` (which builds transactions) would be shadowed.
+impl ledger::UtxoLedger for SpentBackwards {
+    fn tx(&self, tx: TxNum) -> Result<TxView, TraceError> {
+        let mut v = ledger::UtxoLedger::tx(&self.0, tx)?;
+        for o in v.outputs.iter_mut().filter(|o| o.spent_by.is_some()) {
+            o.spent_by = Some(TxNum(0));
+        }
+        Ok(v)
+    }
+    fn reads_are_slow(&self) -> bool {
+        false
+    }
+    fn block_txs(&self, height: u32) -> Result<(TxNum, u32), TraceError> {
+        ledger::UtxoLedger::block_txs(&self.0, height)
+    }
+    fn subsidy(&self, height: u32) -> u64 {
+        ledger::UtxoLedger::subsidy(&self.0, height)
+    }
+}
+
+#[test]
+fn a_spender_earlier_in_the_chain_is_an_error_not_a_loop() {
+    let (l, [t0, ..]) = uh_ledger();
+    let src = [Source {
+        out: out(t0, 0),
+        label: S,
+    }];
+    let err = trace_forward(
+        &SpentBackwards(l),
+        &Attributions::default(),
+        &src,
+        &params(Policy::Haircut),
+    )
+    .unwrap_err();
+    assert!(matches!(err, TraceError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("inconsistent"), "{err}");
 }
 
 #[test]

@@ -71,6 +71,12 @@ impl<'s> BtcIndex<'s> {
         self.store.get::<BtcTxs>(&num)
     }
 
+    /// The txids of many transactions in one batched read (`None`: not in the index).
+    pub fn txids(&self, nums: &[TxNum]) -> Result<Vec<Option<[u8; 32]>>, StoreError> {
+        self.store
+            .multi_get_with::<BtcTxs, _>(nums, TxRecord::decode_txid)
+    }
+
     pub fn tx_by_txid(&self, txid: &[u8; 32]) -> Result<Option<(TxNum, TxRecord)>, StoreError> {
         let Some(num) = self.tx_num(txid)? else {
             return Ok(None);
@@ -100,6 +106,11 @@ impl<'s> BtcIndex<'s> {
 
     pub fn addr_key(&self, id: AddrId) -> Result<Option<AddrKey>, StoreError> {
         self.store.get::<BtcAddrKeys>(&id)
+    }
+
+    /// [`BtcIndex::addr_key`] for many addresses in one batched read.
+    pub fn addr_keys(&self, ids: &[AddrId]) -> Result<Vec<Option<AddrKey>>, StoreError> {
+        self.store.multi_get::<BtcAddrKeys>(ids)
     }
 
     /// Outputs received by `addr` in chain order, streamed (hub addresses have millions).
