@@ -421,11 +421,12 @@ fn wal_bytes(snap: &BTreeMap<String, (u64, Vec<u8>)>) -> u64 {
 fn index_of_a_newer_schema_is_refused_and_not_modified() {
     let s = Setup::new();
     let (db, _) = s.prefix_index("newer");
+    let newer = chaintrace_store::SCHEMA_VERSION + 1;
     {
-        // Opened at version 1, so writing version 2 bypasses the check.
+        // Opened at the current version, so writing the next one bypasses the check.
         let store = Store::open(&db, OpenMode::Create).unwrap();
         let mut batch = Batch::new();
-        batch.put::<Meta>(&MetaKey::SchemaVersion, &2u32.to_be_bytes().to_vec());
+        batch.put::<Meta>(&MetaKey::SchemaVersion, &newer.to_be_bytes().to_vec());
         store.write(batch, Durability::Logged).unwrap();
         // Persist it in a table file, so that every row lives in a .sst file and the
         // write-ahead log is empty.
@@ -434,7 +435,9 @@ fn index_of_a_newer_schema_is_refused_and_not_modified() {
     let before = snapshot(&db);
     assert_eq!(wal_bytes(&before), 0);
 
-    let needles = ["schema version 2", "reads version 1", "upgrade chaintrace"];
+    let found = format!("schema version {}", chaintrace_store::SCHEMA_VERSION + 1);
+    let reads = format!("reads version {}", chaintrace_store::SCHEMA_VERSION);
+    let needles = [found.as_str(), reads.as_str(), "upgrade chaintrace"];
     let run = chaintrace([
         OsStr::new("--db"),
         db.as_os_str(),
@@ -485,14 +488,14 @@ fn index_of_a_newer_schema_is_refused_and_not_modified() {
         "ingest wrote to the log of a newer index"
     );
 
-    // The version is still 2, for the binary and for the library.
+    // The version is still the newer one, for the binary and for the library.
     chaintrace([OsStr::new("--db"), db.as_os_str(), OsStr::new("status")])
         .expect_code(DATAERR)
-        .stderr_has(&["schema version 2"]);
+        .stderr_has(&[found.as_str()]);
     match Store::open(&db, OpenMode::ReadOnly) {
         Err(StoreError::Schema {
             found, expected, ..
-        }) => assert_eq!((found, expected), (2, 1)),
+        }) => assert_eq!((found, expected), (newer, chaintrace_store::SCHEMA_VERSION)),
         Err(e) => panic!("expected a schema error, got {e}"),
         Ok(_) => panic!("a newer index opened"),
     }

@@ -201,7 +201,9 @@ fn other_chains_are_counted_and_skipped() {
         "fixtures/labels/exchange-wallets-binance.yaml",
     ];
     let r = import(&db, &files, &[]);
+    // Ethereum entries are imported too (tests/labels_eth_cli.rs); the rest are skipped.
     assert_eq!(counts(&r[0]), [572, 1, 384, 0, 384, 0, 0]);
+    assert_eq!(r[0]["eth_addresses"], 147);
     let s = |v: &[(&str, u64)]| {
         v.iter()
             .map(|(k, n)| (k.to_string(), *n))
@@ -212,7 +214,6 @@ fn other_chains_are_counted_and_skipped() {
         ("BSV", 1),
         ("BTG", 1),
         ("DASH", 3),
-        ("ETH", 147),
         ("LTC", 8),
         ("TRX", 3),
         ("USDT", 9),
@@ -224,22 +225,24 @@ fn other_chains_are_counted_and_skipped() {
     assert_eq!(skipped(&r[0]), s(&ofac_other));
     assert_eq!(r[0]["invalid"][0]["line"], 1069);
     assert_eq!(r[0]["invalid"][0]["tag"], 531);
-    assert_eq!(counts(&r[1]), [152, 0, 0, 0, 0, 0, 0]);
-    assert_eq!(skipped(&r[1]), s(&[("ETH", 152)]));
-    assert_eq!(counts(&r[2]), [86, 1, 4, 0, 4, 0, 0]);
+    assert_eq!(counts(&r[1]), [152, 1, 0, 0, 0, 0, 0]);
+    assert_eq!(r[1]["eth_addresses"], 152);
+    assert!(skipped(&r[1]).is_empty());
+    // One label for the 4 BTC wallets, five for the 32 ETH ones (per token held).
+    assert_eq!(counts(&r[2]), [86, 6, 4, 0, 4, 0, 0]);
     assert_eq!(
         skipped(&r[2]),
-        s(&[("BEP2", 25), ("BEP20", 16), ("ETH", 32), ("TRX", 9)])
+        s(&[("BEP2", 25), ("BEP20", 16), ("TRX", 9)])
     );
     let table = labels(
         &db,
-        &["import", "fixtures/labels/sanctioned_addresses_ETH.txt"],
+        &["import", "fixtures/labels/exchange-wallets-binance.yaml"],
     )
     .ok();
     assert!(
         table
             .stdout
-            .contains("skipped      152 of other chains (ETH: 152)"),
+            .contains("skipped      50 of other chains (BEP2: 25, BEP20: 16, TRX: 9)"),
         "{}",
         table.stdout
     );

@@ -72,6 +72,65 @@ pub enum IngestCommand {
     ///
     /// Rerunning continues where the index stopped; an interrupted run loses nothing.
     Btc(BtcIngestArgs),
+    /// Index Ethereum from any JSON-RPC node: ether, internal transfers, ERC-20, gas.
+    ///
+    /// Needs eth_getBlockByNumber, eth_getBlockReceipts (or per-transaction receipts) and
+    /// either debug_traceBlockByNumber (callTracer) or trace_block for internal transfers:
+    ///   chaintrace ingest eth --rpc http://127.0.0.1:8545
+    ///   chaintrace ingest eth --rpc http://127.0.0.1:8545 --from 19000000 --to 19001000
+    ///   chaintrace ingest eth --rpc http://127.0.0.1:8545 --follow --confirmations 2
+    ///
+    /// Rerunning continues where the index stopped; an interrupted run loses nothing. When the
+    /// node switches to another branch, the index rolls back to the fork and follows it.
+    Eth(EthIngestArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EthIngestArgs {
+    /// JSON-RPC URL of an Ethereum node (geth, erigon, reth, nethermind, besu, anvil).
+    #[arg(long, value_name = "URL")]
+    pub rpc: String,
+
+    /// First block of a new index (default: genesis). Balances before it are unknown.
+    #[arg(long, value_name = "N")]
+    pub from: Option<u64>,
+
+    /// Last block to index (default: the node's head, minus --confirmations).
+    #[arg(long, value_name = "M")]
+    pub to: Option<u64>,
+
+    /// Stay this many blocks behind the head.
+    #[arg(long, default_value_t = 0, value_name = "K")]
+    pub confirmations: u64,
+
+    /// Blocks fetched from the node at once.
+    #[arg(long, default_value_t = 8, value_name = "C")]
+    pub concurrency: usize,
+
+    /// Where internal transfers come from: auto (callTracer, else parity), calltracer,
+    /// parity, or none (internal transfers will be missing).
+    #[arg(long, default_value = "auto", value_name = "SOURCE")]
+    pub traces: EthTraces,
+
+    /// Keep following the node's head until interrupted.
+    #[arg(long)]
+    pub follow: bool,
+
+    /// With --follow: seconds between polls of the head.
+    #[arg(long, default_value_t = 4.0, value_name = "SECS")]
+    pub poll_secs: f64,
+
+    /// Refuse reorganisations deeper than this many blocks.
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub max_reorg_depth: u32,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EthTraces {
+    Auto,
+    Calltracer,
+    Parity,
+    None,
 }
 
 #[derive(Args, Debug)]
@@ -209,23 +268,33 @@ pub enum Format {
 
 #[derive(Subcommand, Debug)]
 pub enum LabelsCommand {
-    /// Import label files: GraphSense TagPacks, OFAC address lists, CSV.
+    /// Import label files: GraphSense TagPacks, OFAC address lists, CSV, Etherscan exports,
+    /// the Tornado Cash pool registry.
     ///
     /// Examples:
     ///   chaintrace labels import packs/hacks.yaml packs/walletexplorer.yaml
-    ///   chaintrace labels import sanctioned_addresses_XBT.txt
+    ///   chaintrace labels import sanctioned_addresses_XBT.txt sanctioned_addresses_ETH.txt
+    ///   chaintrace labels import tornado_pools.json binance-deposit.csv
     ///   chaintrace labels import case-42.csv --strict
     ///
     /// Formats (detected from the name and content unless --format says):
-    ///   tagpack  GraphSense TagPack YAML (.yaml, .yml); header keys are defaults for every tag
-    ///   ofac     sanctioned_addresses_<ASSET>.txt (one address per line) or .json (an array)
-    ///   csv      header row required: address,label,category[,abuse,source,confidence,chain,
-    ///            is_cluster_definer,actor]; address may be TXID:VOUT to label one output
+    ///   tagpack    GraphSense TagPack YAML (.yaml, .yml); header keys are defaults for every
+    ///              tag; tags of network ETH label Ethereum addresses
+    ///   ofac       sanctioned_addresses_<ASSET>.txt (one address per line) or .json (an array);
+    ///              the ETH, USDT and USDC lists label Ethereum addresses
+    ///   csv        header row required: address,label,category[,abuse,source,confidence,chain,
+    ///              is_cluster_definer,actor]; address may be TXID:VOUT to label one output;
+    ///              0x addresses are Ethereum unless the chain column says otherwise
+    ///   etherscan  an Etherscan label export (<label>.csv) or combinedAccountLabels.json;
+    ///              exchanges, mixers, bridges and sanctions lists map to their categories
+    ///   tornado    the Tornado Cash pool registry (tornado_pools.json, tornadocontracts.csv):
+    ///              every pool, the router and the proxies become mixers
     ///
-    /// Addresses are checked against the index's network. Invalid entries are listed with
-    /// their line and skipped (--strict refuses the whole import instead); entries of other
-    /// chains (ETH, ...) are counted and skipped. Re-importing a file (same path) replaces its
-    /// earlier labels. Labels of addresses that are not indexed yet apply once they are.
+    /// Bitcoin addresses are checked against the index's network; Ethereum addresses must be
+    /// 0x + 40 hex digits, with a valid EIP-55 checksum when mixed-case. Invalid entries are
+    /// listed with their line and skipped (--strict refuses the whole import instead).
+    /// Re-importing a file (same path) replaces its earlier labels. Labels of addresses that
+    /// are not indexed yet apply once they are.
     /// Creates the index directory if it does not exist.
     #[command(verbatim_doc_comment)]
     Import(LabelsImportArgs),
@@ -241,6 +310,7 @@ pub enum LabelsCommand {
     /// Examples:
     ///   chaintrace labels show 1DssS2srnAra8ghUpgEHsEARswej4SMgd3
     ///   chaintrace labels show 85930adfe5176fc1548517fbae77914527b7fb91418318ba9b17cc6046b9ef7e:0
+    ///   chaintrace labels show 0x47CE0C6eD5B0Ce3d3A51fdb1C52DC66a7c3c2936
     #[command(verbatim_doc_comment)]
     Show(LabelsShowArgs),
 }
@@ -253,6 +323,10 @@ pub enum LabelFormat {
     Ofac,
     /// CSV with a header row.
     Csv,
+    /// Etherscan label export (<label>.csv) or combinedAccountLabels.json.
+    Etherscan,
+    /// Tornado Cash pool registry (tornado_pools.json, tornadocontracts.csv).
+    Tornado,
 }
 
 #[derive(Args, Debug)]

@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChainArg {
     Btc,
+    Eth,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +33,10 @@ pub enum PolicyArg {
     Tiho,
     /// Clean coins first, into the smallest outputs.
     Ciso,
+    /// Accounts only: tainted coins leave first (taint-first-out).
+    Seniority,
+    /// Accounts only: tainted coins leave last (taint-last-out).
+    ReversedSeniority,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,14 +68,18 @@ pub enum TraceFormat {
 ///   chaintrace trace --chain btc --from 0437cd7f8525ceed2324359c2d0ba26006d92d856a9c20fa0241106ee5a597c9:0
 ///   chaintrace trace --chain btc --from 'label:Bitvault Exchange hack' --policy fifo --format json
 ///   chaintrace trace --chain btc --from bc1q... --direction backward --max-hops 6
+///   chaintrace trace --chain eth --from 0x7e1f000000000000000000000000000000000001 --policy fifo
+///   chaintrace trace --chain eth --from 0x<theft tx hash> --format json
 #[derive(Args, Debug)]
 pub struct TraceArgs {
     #[arg(long, value_enum, default_value_t = ChainArg::Btc)]
     pub chain: ChainArg,
 
-    /// Where the traced coins are: an address (every output it received), `txid:vout`, a txid
-    /// (all its outputs) or `label:NAME` (everything carrying that label). Repeat for several
-    /// sources; `CASE=REF` names the taint label of that source (default: `stolen`).
+    /// Where the traced coins are. Bitcoin: an address (every output it received), `txid:vout`,
+    /// a txid (all its outputs). Ethereum: a 0x address (everything it sends, of every asset,
+    /// is tainted) or a 0x transaction hash (what its sender sends in it). Both: `label:NAME`
+    /// (everything carrying that label). Repeat for several sources; `CASE=REF` names the
+    /// taint label of that source (default: `stolen`).
     #[arg(long = "from", required = true, value_name = "REF")]
     pub from: Vec<String>,
 
@@ -93,7 +102,8 @@ pub struct TraceArgs {
     #[arg(long, value_name = "N")]
     pub max_hops: Option<u32>,
 
-    /// Do not follow outputs whose tainted amount is below this (sats, or e.g. `0.001btc`).
+    /// Do not follow outputs whose tainted amount is below this (sats, or e.g. `0.001btc`;
+    /// on Ethereum wei, or e.g. `0.01eth`).
     #[arg(long, default_value = "0", value_name = "AMOUNT")]
     pub min_amount: String,
 
@@ -137,12 +147,15 @@ pub struct TraceArgs {
 ///
 ///   chaintrace screen --chain btc 3f1c...:0
 ///   chaintrace screen --chain btc bc1q... --severity gambling=high@1 --fail-on high
+///   chaintrace screen --chain eth 0x<deposit tx hash>
 #[derive(Args, Debug)]
 pub struct ScreenArgs {
     #[arg(long, value_enum, default_value_t = ChainArg::Btc)]
     pub chain: ChainArg,
 
-    /// The deposit: `txid:vout`, a txid, or an address (all the outputs it received).
+    /// The deposit: `txid:vout`, a txid, or an address (all the outputs it received); on
+    /// Ethereum a 0x transaction hash (its first value transfer) or a 0x address (its balance
+    /// of every asset).
     #[arg(value_name = "REF")]
     pub reference: String,
 

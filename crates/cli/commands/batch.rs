@@ -15,6 +15,7 @@ use chaintrace_trace::policy::Rules;
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
+use super::eth_tracing::{self as eth_env, EthEnv};
 use super::tracing_env::{self as env, Env};
 use crate::exit::data;
 use crate::progress::Bars;
@@ -57,7 +58,13 @@ pub fn run(db: &Path, args: &BatchArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let store = env::open(db)?;
-    let env = Env::new(&store)?;
+    let env = Envs {
+        btc: Env::new(&store).ok(),
+        eth: EthEnv::new(&store).ok(),
+    };
+    if env.btc.is_none() && env.eth.is_none() {
+        return Err(data("the index holds no blocks yet"));
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.max(1))
         .build()?;
@@ -131,7 +138,13 @@ fn valid_id(id: &str) -> bool {
         && !id.starts_with('.')
 }
 
-fn run_case(env: &Env<'_>, case: &Case, out: &Path, force: bool, skipped: &AtomicUsize) -> Value {
+/// The chains of the index, each opened for tracing if it holds blocks.
+struct Envs<'s> {
+    btc: Option<Env<'s>>,
+    eth: Option<EthEnv<'s>>,
+}
+
+fn run_case(env: &Envs<'_>, case: &Case, out: &Path, force: bool, skipped: &AtomicUsize) -> Value {
     let id = case.id();
     let base = json!({"case_id": id, "chain": case.get(1), "ref": case.get(2), "direction": case.get(3), "policy": case.get(4)});
     if !valid_id(&id) {
@@ -167,24 +180,25 @@ fn run_case(env: &Env<'_>, case: &Case, out: &Path, force: bool, skipped: &Atomi
     }
 }
 
-/// A case's result: forward traces stream their (possibly large) document to the file.
+/// A case's result: Bitcoin forward traces stream their (possibly large) document to the
+/// file; other results are documents in memory.
 enum CaseResult<'e> {
     Forward(Box<env::ForwardRun<'e>>),
-    Backward(Value),
+    Document(Value),
 }
 
 impl CaseResult<'_> {
     fn set(&mut self, key: &str, value: Value) {
         match self {
             CaseResult::Forward(run) => run.set(key, value),
-            CaseResult::Backward(v) => v[key] = value,
+            CaseResult::Document(v) => v[key] = value,
         }
     }
 
     fn write(&self, path: &Path) -> anyhow::Result<()> {
         match self {
             CaseResult::Forward(run) => write_atomic(path, &run.doc(true)),
-            CaseResult::Backward(v) => write_atomic(path, v),
+            CaseResult::Document(v) => write_atomic(path, v),
         }
     }
 
@@ -192,30 +206,75 @@ impl CaseResult<'_> {
     fn summary(self) -> anyhow::Result<Value> {
         match self {
             CaseResult::Forward(run) => run.summary_value(),
-            CaseResult::Backward(v) => Ok(v),
+            CaseResult::Document(v) => Ok(v),
         }
     }
 }
 
-fn compute<'e>(env: &'e Env<'e>, case: &Case) -> anyhow::Result<CaseResult<'e>> {
-    if !matches!(case.get(1), "" | "btc") {
-        return Err(data(format!(
-            "chain {:?} is not indexed (this index holds btc)",
-            case.get(1)
-        )));
+fn compute<'e>(envs: &'e Envs<'e>, case: &Case) -> anyhow::Result<CaseResult<'e>> {
+    let missing = |chain: &str| data(format!("chain {chain} is not in this index"));
+    match case.get(1) {
+        "btc" => compute_btc(envs.btc.as_ref().ok_or_else(|| missing("btc"))?, case),
+        "eth" => compute_eth(envs.eth.as_ref().ok_or_else(|| missing("eth"))?, case),
+        "" => match (&envs.btc, &envs.eth) {
+            (Some(btc), _) => compute_btc(btc, case),
+            (None, Some(eth)) => compute_eth(eth, case),
+            (None, None) => Err(missing("btc")),
+        },
+        other => Err(data(format!("unknown chain {other:?} (btc or eth)"))),
     }
-    let reference = case.get(2);
+}
+
+fn reference(case: &Case) -> anyhow::Result<&str> {
+    match case.get(2) {
+        "" => Err(data("the ref column is empty")),
+        r => Ok(r),
+    }
+}
+
+fn max_hops(case: &Case) -> anyhow::Result<Option<u32>> {
+    match case.get(5) {
+        "" => Ok(None),
+        h => h
+            .parse::<u32>()
+            .map(Some)
+            .map_err(|_| data(format!("max_hops {h:?} is not a number"))),
+    }
+}
+
+fn compute_eth<'e>(env: &'e EthEnv<'e>, case: &Case) -> anyhow::Result<CaseResult<'e>> {
+    let reference = reference(case)?;
+    let policy = parse_policy(case.get(4))?;
+    let max_hops = max_hops(case)?;
+    let doc = match case.get(3) {
+        "" | "forward" => {
+            let min = match case.get(6) {
+                "" => "0",
+                a => a,
+            };
+            let params = eth_env::forward_params(policy, max_hops, min, StopSet::Services)?;
+            eth_env::forward_json(env, &[reference.to_string()], &params)?
+        }
+        "backward" => {
+            let params = super::screen::eth_params(max_hops.unwrap_or(6), None, Default::default());
+            eth_env::screen_json(env, reference, &params)?
+        }
+        d => {
+            return Err(data(format!(
+                "direction {d:?} is neither forward nor backward"
+            )))
+        }
+    };
+    Ok(CaseResult::Document(doc))
+}
+
+fn compute_btc<'e>(env: &'e Env<'e>, case: &Case) -> anyhow::Result<CaseResult<'e>> {
+    let reference = reference(case)?;
     if reference.is_empty() {
         return Err(data("the ref column is empty"));
     }
     let policy = parse_policy(case.get(4))?;
-    let max_hops = match case.get(5) {
-        "" => None,
-        h => Some(
-            h.parse::<u32>()
-                .map_err(|_| data(format!("max_hops {h:?} is not a number")))?,
-        ),
-    };
+    let max_hops = max_hops(case)?;
     let min_amount = match case.get(6) {
         "" => 0,
         a => env::parse_amount(a)?,
@@ -223,7 +282,7 @@ fn compute<'e>(env: &'e Env<'e>, case: &Case) -> anyhow::Result<CaseResult<'e>> 
     match case.get(3) {
         "" | "forward" => {
             let params = env::forward_params(
-                Rules::new(env::policy(policy)),
+                Rules::new(env::policy(policy)?),
                 max_hops,
                 min_amount,
                 StopSet::Services,
@@ -237,7 +296,7 @@ fn compute<'e>(env: &'e Env<'e>, case: &Case) -> anyhow::Result<CaseResult<'e>> 
                 max_hops: max_hops.unwrap_or(6),
                 ..ScreenParams::default()
             };
-            env::backward_report(env, reference, &params, 100_000).map(CaseResult::Backward)
+            env::backward_report(env, reference, &params, 100_000).map(CaseResult::Document)
         }
         d => Err(data(format!(
             "direction {d:?} is neither forward nor backward"
@@ -273,34 +332,72 @@ fn error_row(mut base: Value, out: &Path, id: &str, message: &str) -> Value {
 }
 
 fn summary_row(mut base: Value, result: &Value) -> Value {
-    let s = &result["summary"];
     base["status"] = json!("ok");
     base["direction"] = result["direction"].clone();
     base["policy"] = result["policy"].clone();
-    base["source_sats"] = s["source"].clone();
-    base["unspent_sats"] = s["by_status"]["unspent"].clone();
-    base["at_services_sats"] = s["by_status"]["stopped-at-label"].clone();
-    base["fees_sats"] = s["fees"].clone();
-    base["txs"] = s["txs"].clone();
-    base["total_sats"] = result["total"].clone();
     base["risk"] = result["risk"].clone();
+    if result["chain"] == "eth" {
+        eth_summary(&mut base, result);
+        return base;
+    }
+    let s = &result["summary"];
+    base["unit"] = json!("sat");
+    base["source"] = s["source"].clone();
+    base["held"] = s["by_status"]["unspent"].clone();
+    base["at_services"] = s["by_status"]["stopped-at-label"].clone();
+    base["fees"] = s["fees"].clone();
+    base["txs"] = s["txs"].clone();
+    base["total"] = result["total"].clone();
     base["top_category"] = result["exposure"][0]["category"].clone();
     base
 }
 
-const SUMMARY: [&str; 15] = [
+/// Ethereum results are per asset; the row shows ether, or the first asset without ether.
+fn eth_summary(base: &mut Value, result: &Value) {
+    let pick = |list: &Value| -> Value {
+        let all = list.as_array().cloned().unwrap_or_default();
+        all.iter()
+            .find(|a| a["asset"] == "ETH")
+            .or(all.first())
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let unit = |a: &Value| match a["asset"].as_str() {
+        Some("ETH") => json!("wei"),
+        Some(token) => json!(format!("units of {token}")),
+        None => Value::Null,
+    };
+    let f = pick(&result["summary"]["assets"]);
+    if !f.is_null() {
+        base["unit"] = unit(&f);
+        base["source"] = f["source"].clone();
+        base["held"] = f["by_status"]["held"].clone();
+        base["at_services"] = f["by_status"]["stopped-at-label"].clone();
+        base["fees"] = f["fees"].clone();
+        base["txs"] = result["summary"]["txs"].clone();
+    }
+    let b = pick(&result["assets"]);
+    if !b.is_null() {
+        base["unit"] = unit(&b);
+        base["total"] = b["total"].clone();
+        base["top_category"] = b["exposure"][0]["category"].clone();
+    }
+}
+
+const SUMMARY: [&str; 16] = [
     "case_id",
     "status",
     "chain",
     "ref",
     "direction",
     "policy",
-    "source_sats",
-    "unspent_sats",
-    "at_services_sats",
-    "fees_sats",
+    "unit",
+    "source",
+    "held",
+    "at_services",
+    "fees",
     "txs",
-    "total_sats",
+    "total",
     "risk",
     "top_category",
     "error",

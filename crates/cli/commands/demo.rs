@@ -3,7 +3,11 @@
 //! Part one indexes the first 439 blocks of Bitcoin's mainnet from a real `blk*.dat` file and
 //! looks up the first payment between two people. Part two indexes the bundled heist scenario
 //! (a regtest chain in Bitcoin Core's block-file format), imports its labels, traces the stolen
-//! coins to where they are now and screens one of the exchange deposits.
+//! coins to where they are now and screens one of the exchange deposits. Part three does the
+//! same on Ethereum: the bundled laundering scenario (recorded from a real node, anvil, and
+//! served by a loopback JSON-RPC replay server, so no node is needed) is ingested over
+//! JSON-RPC, labelled, traced across ether, internal transfers and an ERC-20 token under two
+//! policies, and a commingled exchange deposit is screened.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +26,7 @@ use chaintrace_trace::policy::{Policy, Rules};
 use crate::args::{DemoArgs, Format, ShowArgs, ShowCommand, StatusArgs};
 use crate::exit::data;
 use crate::progress::Bars;
+use crate::trace_args::PolicyArg;
 
 const FIRST_PAYMENT: &str = "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16";
 
@@ -37,11 +42,12 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     };
     mainnet(&fixtures, &work)?;
     heist(&fixtures, &work)?;
+    ethereum(&fixtures, &work)?;
     if let Some(dir) = &args.keep {
         println!(
             "\nthe demo indexes are in {}; try `chaintrace --db {} status`",
             dir.display(),
-            dir.join("heist-db").display()
+            dir.join("eth-db").display()
         );
     }
     Ok(())
@@ -161,10 +167,10 @@ fn import_labels(db: &Path, pack: &Path) -> anyhow::Result<()> {
         &store,
         &chaintrace_labels::resolve(parsed, Network::Regtest),
     )?;
+    let addresses = report.addresses + report.eth_addresses;
     println!(
-        "imported {} labels for {} addresses from {}",
+        "imported {} labels for {addresses} addresses from {}",
         report.labels,
-        report.addresses,
         pack.display()
     );
     Ok(())
@@ -178,5 +184,77 @@ fn trace_theft(db: &Path) -> anyhow::Result<()> {
     let run =
         super::tracing_env::forward_run(&env, &[format!("label:{THEFT_LABEL}")], &params, 1_000)?;
     super::trace::print_table(&run.summary_value()?);
+    Ok(())
+}
+
+fn ethereum(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
+    use chaintrace_fixturegen::eth_scenario::{EthManifest, RECORDING};
+    use chaintrace_ingest::ethereum::sync::{ingest_eth, EthIngestOptions};
+
+    heading("Ethereum: a hot-wallet theft laundered through hops, a splitter, a token and a mixer");
+    let dir = fixtures.join("eth/scenario");
+    let manifest: EthManifest =
+        serde_json::from_slice(&std::fs::read(dir.join("eth_scenario.json"))?)
+            .map_err(|e| data(format!("{}: {e}", dir.join("eth_scenario.json").display())))?;
+    let node = chaintrace_fixturegen::RpcReplay::try_start()
+        .context("starting the loopback JSON-RPC server")?;
+    node.load_pairs(&dir.join(RECORDING))
+        .with_context(|| format!("loading {}", dir.join(RECORDING).display()))?;
+    println!(
+        "$ chaintrace ingest eth --rpc {}   (the recorded scenario node)\n",
+        node.url()
+    );
+    let db = work.join("eth-db");
+    let store = Store::open(&db, OpenMode::Create)?;
+    let report = ingest_eth(
+        &store,
+        &EthIngestOptions::new(node.url()),
+        &Bars::default(),
+        &|| false,
+    )?;
+    println!(
+        "indexed {} blocks, {} transactions, {} transfers (traces: {})",
+        report.blocks, report.txs, report.transfers, report.traces
+    );
+    drop(store);
+    import_labels(&db, &dir.join("eth_scenario.tagpack.yaml"))?;
+    let theft = &manifest.truth.theft;
+    println!(
+        "\nThe theft: 200 ETH and 400,000 CUSD leave Bitvault Exchange's hot wallet at block {} \
+         ({} and {}), then hop, split through a forwarding contract, pass a commingling OTC \
+         desk, enter a Tornado-style pool and reach two exchanges.",
+        theft.block_number, theft.eth_tx, theft.token_tx
+    );
+    let store = super::tracing_env::open(&db)?;
+    let env = super::eth_tracing::EthEnv::new(&store)?;
+    let sources = [theft.eth_tx.clone(), theft.token_tx.clone()];
+    for policy in [PolicyArg::Haircut, PolicyArg::Fifo] {
+        let name = format!("{policy:?}").to_lowercase();
+        heading(&format!(
+            "Where did the stolen funds go? (forward trace, {name} policy)"
+        ));
+        println!(
+            "$ chaintrace trace --chain eth --from {} --from {} --policy {name}\n",
+            sources[0], sources[1]
+        );
+        let params = super::eth_tracing::forward_params(policy, None, "0", StopSet::Services)?;
+        let r = super::eth_tracing::forward_json(&env, &sources, &params)?;
+        super::eth_tracing::print_forward_table(&r);
+    }
+    let deposit = manifest
+        .truth
+        .exchange_deposits
+        .iter()
+        .find(|d| d.funds == "commingled")
+        .ok_or_else(|| data("the scenario manifest lists no commingled deposit"))?;
+    heading("Screening a deposit at an exchange (backward exposure)");
+    println!("$ chaintrace screen --chain eth {}\n", deposit.tx);
+    let params = super::screen::eth_params(6, None, Default::default());
+    let r = super::eth_tracing::screen_json(&env, &deposit.tx, &params)?;
+    super::screen::print_eth_table(&r);
+    println!(
+        "\nThe ground truth of the scenario is in {}.",
+        dir.join("eth_scenario.json").display()
+    );
     Ok(())
 }

@@ -6,9 +6,11 @@ use std::path::Path;
 use chaintrace_labels::{FileReport, Invalid, LabelError, ParseOptions, Resolved};
 use chaintrace_model::{Category, Label, Network};
 use chaintrace_store::btc::{display_hash, BtcIndex};
+use chaintrace_store::eth::EthIndex;
 use chaintrace_store::labels::LabelStore;
 use chaintrace_store::tables::{LabelId, LabelTarget};
 use chaintrace_store::{OpenMode, Store};
+use clap::ValueEnum;
 use serde_json::{json, Value};
 
 use crate::args::{
@@ -54,15 +56,18 @@ fn label_error(e: LabelError) -> anyhow::Error {
     }
 }
 
+/// The labels crate's format of a `--format` value. Matched by name, so every format the
+/// argument parser offers is one the crate reads, without a list to keep in step.
+fn label_format(f: LabelFormat) -> anyhow::Result<chaintrace_labels::Format> {
+    let name = f.to_possible_value().map(|v| v.get_name().to_string());
+    name.unwrap_or_default().parse().map_err(usage)
+}
+
 fn import(db: &Path, args: &LabelsImportArgs) -> anyhow::Result<()> {
     let opts = ParseOptions {
         currency: args.chain.clone(),
     };
-    let format = args.format.map(|f| match f {
-        LabelFormat::Tagpack => chaintrace_labels::Format::Tagpack,
-        LabelFormat::Ofac => chaintrace_labels::Format::Ofac,
-        LabelFormat::Csv => chaintrace_labels::Format::Csv,
-    });
+    let format = args.format.map(label_format).transpose()?;
     // Every file is read before the index is touched: a malformed file stops the whole run.
     let mut parsed = Vec::with_capacity(args.files.len());
     for path in &args.files {
@@ -123,12 +128,7 @@ fn print_import(r: &FileReport) {
     println!("{} ({}, {} entries)", r.file, r.format, r.entries);
     let mut rows = vec![(
         "imported",
-        format!(
-            "{} on {} and {}",
-            plural(r.labels, "label"),
-            plural(r.addresses, "address"),
-            plural(r.outputs, "output")
-        ),
+        format!("{} on {}", plural(r.labels, "label"), targets(r)),
     )];
     if r.replaced > 0 {
         rows.push((
@@ -177,9 +177,29 @@ fn plural(n: usize, what: &str) -> String {
     format!("{} {what}{s}", render::count(n as u64))
 }
 
+/// What a file labelled, per kind: `606 addresses and 0 outputs` for Bitcoin only (outputs
+/// are always named, as they are what a case file may declare), `22 Ethereum addresses` for
+/// Ethereum only, both when the file holds both.
+fn targets(r: &FileReport) -> String {
+    let bitcoin = format!(
+        "{} and {}",
+        plural(r.addresses, "address"),
+        plural(r.outputs, "output")
+    );
+    let ethereum = plural(r.eth_addresses, "Ethereum address");
+    match (r.addresses + r.outputs > 0, r.eth_addresses > 0) {
+        (true, true) => format!("{bitcoin}, and {ethereum}"),
+        (false, true) => ethereum,
+        _ => bitcoin,
+    }
+}
+
+/// How many labelled targets the index does not hold yet, per kind, said as for Bitcoin:
+/// `3 of 22 Ethereum addresses`.
 fn not_indexed(r: &FileReport) -> String {
+    let eth_only = r.eth_addresses > 0 && r.addresses + r.outputs == 0;
     let mut parts = Vec::new();
-    if r.addresses > 0 || r.outputs == 0 {
+    if r.addresses > 0 || (r.outputs == 0 && !eth_only) {
         parts.push(format!(
             "{} of {} addresses",
             r.addresses_not_in_index, r.addresses
@@ -191,8 +211,15 @@ fn not_indexed(r: &FileReport) -> String {
             r.outputs_not_in_index, r.outputs
         ));
     }
+    if r.eth_addresses > 0 {
+        parts.push(format!(
+            "{} of {} Ethereum addresses",
+            r.eth_addresses_not_in_index, r.eth_addresses
+        ));
+    }
     let mut s = parts.join(" and ");
-    if r.addresses_not_in_index + r.outputs_not_in_index > 0 {
+    let missing = r.addresses_not_in_index + r.outputs_not_in_index + r.eth_addresses_not_in_index;
+    if missing > 0 {
         s += " (their labels apply as soon as blocks using them are indexed)";
     }
     s
@@ -224,16 +251,18 @@ fn list(db: &Path, args: &LabelsListArgs) -> anyhow::Result<()> {
 }
 
 fn list_row(labels: &LabelStore<'_>, id: LabelId, label: &Label) -> anyhow::Result<Value> {
-    let (mut addresses, mut outputs) = (0u64, 0u64);
+    let (mut addresses, mut outputs, mut eth_addresses) = (0u64, 0u64, 0u64);
     for target in labels.targets(id) {
         match target? {
             LabelTarget::BtcAddr(_) => addresses += 1,
             LabelTarget::BtcOutput(..) => outputs += 1,
+            LabelTarget::EthAddr(_) => eth_addresses += 1,
         }
     }
     let mut row = label_json(id, label);
     row["addresses"] = addresses.into();
     row["outputs"] = outputs.into();
+    row["eth_addresses"] = eth_addresses.into();
     Ok(row)
 }
 
@@ -260,16 +289,17 @@ fn write_list(out: &mut impl Write, rows: &[Value], files: usize) -> std::io::Re
         "CONF",
         "ADDRESSES",
         "OUTPUTS",
+        "ETH ADDRS",
         "NAME",
         "FILE",
     ];
     let n = |r: &Value, k: &str| r[k].as_u64().unwrap_or(0).to_string();
     let s = |r: &Value, k: &str| r[k].as_str().unwrap_or_default().to_string();
-    let mut line = |c: [String; 7]| {
+    let mut line = |c: [String; 8]| {
         writeln!(
             out,
-            "{:>5}  {:<16} {:>4} {:>9} {:>7}  {:<30}  {}",
-            c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+            "{:>5}  {:<16} {:>4} {:>9} {:>7} {:>9}  {:<30}  {}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
         )
     };
     line(header.map(str::to_string))?;
@@ -280,6 +310,7 @@ fn write_list(out: &mut impl Write, rows: &[Value], files: usize) -> std::io::Re
             n(r, "confidence"),
             n(r, "addresses"),
             n(r, "outputs"),
+            n(r, "eth_addresses"),
             s(r, "name"),
             s(r, "file"),
         ])?;
@@ -294,10 +325,26 @@ fn write_list(out: &mut impl Write, rows: &[Value], files: usize) -> std::io::Re
 
 fn show(db: &Path, args: &LabelsShowArgs) -> anyhow::Result<()> {
     let store = Store::open(db, OpenMode::ReadOnly)?;
-    let network = network_of(&store, args.network)?;
-    let target = chaintrace_labels::parse_target(args.target.trim(), network).map_err(data)?;
-    let btc = BtcIndex::new(&store);
-    let labels = LabelStore::new(&store);
+    let text = args.target.trim();
+    // `0x` + hex is an Ethereum address whatever the Bitcoin network; anything else is read
+    // as a Bitcoin address or output of the index's network.
+    let out = if chaintrace_labels::looks_like_eth(text) {
+        show_eth(&store, text)?
+    } else {
+        show_btc(&store, text, args.network)?
+    };
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&out)?),
+        Format::Table => print_show(&out),
+    }
+    Ok(())
+}
+
+fn show_btc(store: &Store, text: &str, flag: Option<Network>) -> anyhow::Result<Value> {
+    let network = network_of(store, flag)?;
+    let target = chaintrace_labels::parse_target(text, network).map_err(data)?;
+    let btc = BtcIndex::new(store);
+    let labels = LabelStore::new(store);
     let (kind, text, in_index, found) = match &target {
         LabelTarget::BtcAddr(a) => (
             "address",
@@ -311,19 +358,30 @@ fn show(db: &Path, args: &LabelsShowArgs) -> anyhow::Result<()> {
             chaintrace_labels::output_indexed(&btc, txid, *vout)?,
             labels.of_btc_output(txid, *vout)?,
         ),
+        // parse_target reads Bitcoin targets only; Ethereum ones are shown by show_eth.
+        LabelTarget::EthAddr(_) => return Err(data(format!("{text:?} is not a Bitcoin target"))),
     };
     let list: Vec<Value> = found.iter().map(|(id, l)| label_json(*id, l)).collect();
-    let out = json!({"kind": kind, "target": text, "network": network.as_str(), "in_index": in_index, "labels": list});
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&out)?),
-        Format::Table => print_show(&out),
-    }
-    Ok(())
+    Ok(
+        json!({"kind": kind, "chain": "btc", "target": text, "network": network.as_str(), "in_index": in_index, "labels": list}),
+    )
+}
+
+/// An Ethereum address's labels, shown in its EIP-55 form.
+fn show_eth(store: &Store, text: &str) -> anyhow::Result<Value> {
+    let address = chaintrace_labels::parse_eth_address(text).map_err(|e| data(e.to_string()))?;
+    let in_index = EthIndex::new(store).addr_id(&address)?.is_some();
+    let found = LabelStore::new(store).of_eth_addr(&address.0 .0)?;
+    let list: Vec<Value> = found.iter().map(|(id, l)| label_json(*id, l)).collect();
+    Ok(
+        json!({"kind": "address", "chain": "eth", "target": address.to_checksum(None), "in_index": in_index, "labels": list}),
+    )
 }
 
 fn print_show(v: &Value) {
+    let chain = if v["chain"] == "eth" { "Ethereum " } else { "" };
     println!(
-        "{} {}",
+        "{chain}{} {}",
         v["kind"].as_str().unwrap_or_default(),
         v["target"].as_str().unwrap_or_default()
     );

@@ -2,8 +2,10 @@
 
 mod batch;
 mod demo;
+mod eth_tracing;
 mod gen;
 mod ingest;
+mod ingest_eth;
 mod ingest_rest;
 mod labels;
 mod screen;
@@ -17,6 +19,7 @@ use crate::args::{Cli, Command, IngestCommand};
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Ingest(IngestCommand::Btc(args)) => ingest::btc(&cli.db, &args),
+        Command::Ingest(IngestCommand::Eth(args)) => ingest_eth::run(&cli.db, &args),
         Command::Status(args) => status::run(&cli.db, &args),
         Command::Trace(args) => trace::run(&cli.db, &args),
         Command::Screen(args) => screen::run(&cli.db, &args),

@@ -8,10 +8,12 @@ use chaintrace_trace::backward::ScreenParams;
 use chaintrace_trace::severity::{Severity, SeverityTable};
 use serde_json::Value;
 
+use super::eth_tracing::{self, show_amount, EthEnv};
 use super::tracing_env::{self as env, Env};
 use crate::args::Format;
 use crate::exit::{data, usage};
-use crate::trace_args::ScreenArgs;
+use crate::trace_args::{ChainArg, ScreenArgs};
+use chaintrace_trace::account::AccountScreenParams;
 
 pub fn run(db: &Path, args: &ScreenArgs) -> anyhow::Result<()> {
     let params = params(args)?;
@@ -22,13 +24,20 @@ pub fn run(db: &Path, args: &ScreenArgs) -> anyhow::Result<()> {
         .transpose()
         .map_err(usage)?;
     let store = env::open(db)?;
-    let env = Env::new(&store)?;
-    let report = env::with_threads(args.threads, || {
-        env::backward_report(&env, &args.reference, &params, 100_000)
-    })??;
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Table => print_table(&report),
+    let report = if args.chain == ChainArg::Eth {
+        let env = EthEnv::new(&store)?;
+        let p = eth_params(args.max_hops, args.stop_at.as_deref(), params.severity);
+        eth_tracing::screen_json(&env, &args.reference, &p)?
+    } else {
+        let env = Env::new(&store)?;
+        env::with_threads(args.threads, || {
+            env::backward_report(&env, &args.reference, &params, 100_000)
+        })??
+    };
+    match (args.format, args.chain) {
+        (Format::Json, _) => println!("{}", serde_json::to_string_pretty(&report)?),
+        (Format::Table, ChainArg::Eth) => print_eth_table(&report),
+        (Format::Table, ChainArg::Btc) => print_table(&report),
     }
     let risk: Option<Severity> = report["risk"].as_str().and_then(|r| r.parse().ok());
     if let (Some(limit), Some(risk)) = (fail_on, risk) {
@@ -61,6 +70,20 @@ fn params(args: &ScreenArgs) -> anyhow::Result<ScreenParams> {
     })
 }
 
+/// Account-model screening parameters from the shared flags.
+pub fn eth_params(
+    max_hops: u32,
+    stop_at: Option<&str>,
+    severity: SeverityTable,
+) -> AccountScreenParams {
+    AccountScreenParams {
+        max_hops,
+        stop_at: env::parse_stop_at(stop_at, StopSet::AnyLabel),
+        severity,
+        ..AccountScreenParams::default()
+    }
+}
+
 fn btc(v: &Value) -> String {
     format_btc(v.as_str().and_then(|s| s.parse().ok()).unwrap_or(0))
 }
@@ -76,9 +99,36 @@ pub fn print_table(r: &Value) {
         r["params"]["max_hops"],
         r["tip"]["height"]
     );
+    print_exposure(r, "BTC", &btc);
+}
+
+/// Readable Ethereum exposure: the overall risk, then each asset the deposit carried.
+pub fn print_eth_table(r: &Value) {
+    println!(
+        "risk {}  screened on Ethereum, {} hops, index tip {}",
+        r["risk"].as_str().unwrap_or("none").to_uppercase(),
+        r["params"]["max_hops"],
+        r["tip"]["height"]
+    );
+    for a in r["assets"].as_array().into_iter().flatten() {
+        let asset = a["asset"].clone();
+        let unit = asset.as_str().unwrap_or_default().to_string();
+        println!(
+            "\n{unit}: screened {}, risk {} (score {})",
+            show_amount(&asset, &a["total"]),
+            a["risk"].as_str().unwrap_or_default(),
+            a["score"]
+        );
+        let fmt = move |v: &Value| show_amount(&asset, v);
+        print_exposure(a, &unit, &fmt);
+    }
+}
+
+fn print_exposure(r: &Value, unit: &str, amount: &dyn Fn(&Value) -> String) {
+    let btc = amount;
     println!(
         "\n  {:<16} {:>18} {:>8} {:>9} {:>18} {:>18}  severity",
-        "category", "BTC", "share", "min hops", "direct", "indirect"
+        "category", unit, "share", "min hops", "direct", "indirect"
     );
     for c in r["exposure"].as_array().into_iter().flatten() {
         println!(
@@ -100,7 +150,7 @@ pub fn print_table(r: &Value) {
         println!("\nentities reached");
         for e in entities.iter().take(20) {
             println!(
-                "  {:<32} {:<12} {:>18} BTC  min hop {}",
+                "  {:<32} {:<12} {:>18}  min hop {}",
                 e["name"].as_str().unwrap_or_default(),
                 e["category"].as_str().unwrap_or_default(),
                 btc(&e["amount"]),

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use chaintrace_store::btc::{display_hash, BtcIndex};
+use chaintrace_store::eth::{EthIndex, EthState};
 use chaintrace_store::records::ChainState;
 use chaintrace_store::{OpenMode, Store, SCHEMA_VERSION};
 use serde_json::json;
@@ -26,6 +27,10 @@ pub fn collect(store: &Store, with_digest: bool) -> anyhow::Result<serde_json::V
     let mut chains = serde_json::Map::new();
     if let (Some(network), Some(state)) = (btc.network()?, btc.state()?) {
         chains.insert("btc".into(), btc_status(&btc, network, &state)?);
+    }
+    let eth = EthIndex::new(store);
+    if let Some(state) = eth.state()? {
+        chains.insert("eth".into(), eth_status(&eth, &state)?);
     }
     let mut report = json!({
         "db": store.path().display().to_string(),
@@ -65,6 +70,25 @@ fn btc_status(
     }))
 }
 
+fn eth_status(eth: &EthIndex<'_>, s: &EthState) -> anyhow::Result<serde_json::Value> {
+    let tip = match s.tip {
+        Some((h, hash)) => {
+            let time = eth.block(h)?.map(|b| b.timestamp).unwrap_or_default();
+            json!({"height": h, "hash": chaintrace_model::eth::B256::from(hash).to_string(), "time": time})
+        }
+        None => serde_json::Value::Null,
+    };
+    Ok(json!({
+        "chain_id": s.chain_id,
+        "start_height": s.start_height,
+        "tip": tip,
+        "blocks": s.blocks(),
+        "txs": s.next_tx,
+        "transfers": s.next_event,
+        "addresses": s.addresses(),
+    }))
+}
+
 fn print_table(r: &serde_json::Value) {
     println!(
         "chaintrace index at {} (schema v{}, {} on disk)",
@@ -74,7 +98,7 @@ fn print_table(r: &serde_json::Value) {
     );
     let chains = r["chains"].as_object();
     if chains.is_none_or(|c| c.is_empty()) {
-        println!("\nthe index is empty: run `chaintrace ingest btc --blocks-dir DIR` to fill it");
+        println!("\nthe index is empty: run `chaintrace ingest btc --blocks-dir DIR` or `chaintrace ingest eth --rpc URL` to fill it");
     }
     if let Some(btc) = r["chains"].get("btc") {
         print_btc(btc);
@@ -91,6 +115,9 @@ fn print_table(r: &serde_json::Value) {
             _ => "none: rebuilt by the next ingest".to_string(),
         };
         render::key_values(&[("spend graph", graph)]);
+    }
+    if let Some(eth) = r["chains"].get("eth") {
+        print_eth(eth);
     }
     if let Some(tables) = r["tables"].as_array().filter(|_| r.get("digest").is_some()) {
         println!("\ntables (RocksDB estimates)");
@@ -118,21 +145,38 @@ fn print_table(r: &serde_json::Value) {
     }
 }
 
+fn tip_row(tip: &serde_json::Value) -> String {
+    if tip.is_null() {
+        return "none".to_string();
+    }
+    format!(
+        "{}  {}  {}",
+        tip["height"],
+        tip["hash"].as_str().unwrap_or_default(),
+        render::utc(u32::try_from(tip["time"].as_u64().unwrap_or(0)).unwrap_or(u32::MAX))
+    )
+}
+
+fn print_eth(e: &serde_json::Value) {
+    let n = |k: &str| render::count(e[k].as_u64().unwrap_or(0));
+    println!("\nethereum (chain id {})", e["chain_id"]);
+    let mut rows = vec![("tip", tip_row(&e["tip"]))];
+    if e["start_height"].as_u64().unwrap_or(0) > 0 {
+        rows.push(("first block", e["start_height"].to_string()));
+    }
+    rows.extend([
+        ("blocks", n("blocks")),
+        ("transactions", n("txs")),
+        ("transfers", n("transfers")),
+        ("addresses", n("addresses")),
+    ]);
+    render::key_values(&rows);
+}
+
 fn print_btc(b: &serde_json::Value) {
     let n = |k: &str| render::count(b[k].as_u64().unwrap_or(0));
     println!("\nbitcoin ({})", b["network"].as_str().unwrap_or_default());
-    let tip = &b["tip"];
-    let tip_row = if tip.is_null() {
-        "none".to_string()
-    } else {
-        format!(
-            "{}  {}  {}",
-            tip["height"],
-            tip["hash"].as_str().unwrap_or_default(),
-            render::utc(tip["time"].as_u64().unwrap_or(0) as u32)
-        )
-    };
-    let mut rows = vec![("tip", tip_row)];
+    let mut rows = vec![("tip", tip_row(&b["tip"]))];
     if b["start_height"].as_u64().unwrap_or(0) > 0 {
         rows.push(("first block", b["start_height"].to_string()));
     }

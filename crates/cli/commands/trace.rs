@@ -10,19 +10,23 @@ use chaintrace_trace::forward::trace_forward;
 use chaintrace_trace::report::{flow_graph, to_dot};
 use serde_json::Value;
 
+use super::eth_tracing::{self as eth_env, EthEnv};
 use super::tracing_env::{self as env, Env};
 use crate::render;
-use crate::trace_args::{DirectionArg, TraceArgs, TraceFormat};
+use crate::trace_args::{ChainArg, DirectionArg, TraceArgs, TraceFormat};
 
 pub fn run(db: &Path, args: &TraceArgs) -> anyhow::Result<()> {
     let store = env::open(db)?;
+    if args.chain == ChainArg::Eth {
+        return eth(&store, args);
+    }
     let env = Env::new(&store)?;
     let min_amount = env::parse_amount(&args.min_amount)?;
     if args.direction == DirectionArg::Backward {
         return backward(&env, args);
     }
     let mut params = env::forward_params(
-        env::rules(args.policy, args.fee_mode, args.taint_fee),
+        env::rules(args.policy, args.fee_mode, args.taint_fee)?,
         args.max_hops,
         min_amount,
         env::parse_stop_at(args.stop_at.as_deref(), StopSet::Services),
@@ -41,6 +45,45 @@ pub fn run(db: &Path, args: &TraceArgs) -> anyhow::Result<()> {
         TraceFormat::Json => env::write_json(std::io::stdout().lock(), &run.doc(true))?,
         TraceFormat::Csv => print_csv(&run.summary_value()?),
         _ => print_table(&run.summary_value()?),
+    }
+    Ok(())
+}
+
+/// `trace --chain eth`: the account-model engine.
+fn eth(store: &chaintrace_store::Store, args: &TraceArgs) -> anyhow::Result<()> {
+    let env = EthEnv::new(store)?;
+    if args.direction == DirectionArg::Backward {
+        let [reference] = args.from.as_slice() else {
+            return Err(crate::exit::usage("a backward trace takes one --from"));
+        };
+        let params = super::screen::eth_params(
+            args.max_hops.unwrap_or(6),
+            args.stop_at.as_deref(),
+            Default::default(),
+        );
+        let report = eth_env::screen_json(&env, reference, &params)?;
+        match args.format {
+            TraceFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            _ => super::screen::print_eth_table(&report),
+        }
+        return Ok(());
+    }
+    let mut params = eth_env::forward_params(
+        args.policy,
+        args.max_hops,
+        &args.min_amount,
+        env::parse_stop_at(args.stop_at.as_deref(), StopSet::Services),
+    )?;
+    params.until_height = args.until_height;
+    params.max_events = args.max_txs as u64;
+    let report = env::with_threads(args.threads, || {
+        eth_env::forward_json(&env, &args.from, &params)
+    })??;
+    match args.format {
+        TraceFormat::Json => env::write_json(std::io::stdout().lock(), &report)?,
+        TraceFormat::Csv => eth_env::print_forward_csv(&report),
+        TraceFormat::Dot => eth_env::print_forward_dot(&report),
+        TraceFormat::Table => eth_env::print_forward_table(&report),
     }
     Ok(())
 }
@@ -215,31 +258,34 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// One CSV row per holding, with `columns` read from each holding's JSON (`label` and
+/// `category` from its first label).
+pub(crate) fn print_holdings_csv(r: &Value, columns: &[&str]) {
+    println!("{}", columns.join(","));
+    for h in r["holdings"].as_array().into_iter().flatten() {
+        let cell = |c: &str| -> String {
+            let v = match c {
+                "label" => &h["labels"][0]["name"],
+                "category" => &h["labels"][0]["category"],
+                other => &h[other],
+            };
+            match v {
+                Value::Null => String::new(),
+                Value::String(s) => csv_field(s),
+                other => csv_field(&other.to_string()),
+            }
+        };
+        let row: Vec<String> = columns.iter().map(|c| cell(c)).collect();
+        println!("{}", row.join(","));
+    }
+}
+
 /// One row per holding.
 fn print_csv(r: &Value) {
-    println!("ref,address,height,amount,tainted,hops,status,label,category");
-    for h in r["holdings"].as_array().into_iter().flatten() {
-        let fields = [
-            h["ref"].as_str().unwrap_or_default().to_string(),
-            h["address"].as_str().unwrap_or_default().to_string(),
-            h["height"].to_string(),
-            h["amount"].as_str().unwrap_or_default().to_string(),
-            h["tainted"].as_str().unwrap_or_default().to_string(),
-            h["hops"].to_string(),
-            h["status"].as_str().unwrap_or_default().to_string(),
-            first_label(h),
-            h["labels"][0]["category"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        ];
-        println!(
-            "{}",
-            fields
-                .iter()
-                .map(|f| csv_field(f))
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-    }
+    print_holdings_csv(
+        r,
+        &[
+            "ref", "address", "height", "amount", "tainted", "hops", "status", "label", "category",
+        ],
+    );
 }

@@ -195,15 +195,21 @@ pub fn parse_stop_at(text: Option<&str>, default: StopSet) -> StopSet {
     }
 }
 
-pub fn policy(p: PolicyArg) -> Policy {
-    match p {
+pub fn policy(p: PolicyArg) -> anyhow::Result<Policy> {
+    Ok(match p {
         PolicyArg::Poison => Policy::Poison,
         PolicyArg::Haircut => Policy::Haircut,
         PolicyArg::Fifo => Policy::FIFO,
         PolicyArg::Lifo => Policy::LIFO,
         PolicyArg::Tiho => Policy::TIHO,
         PolicyArg::Ciso => Policy::CISO,
-    }
+        PolicyArg::Seniority | PolicyArg::ReversedSeniority => {
+            return Err(usage(
+                "seniority policies apply to account balances (Ethereum); a Bitcoin transaction \
+                 orders its coins with fifo, lifo, tiho or ciso",
+            ))
+        }
+    })
 }
 
 pub fn backward_policy(p: PolicyArg) -> anyhow::Result<BackwardPolicy> {
@@ -216,8 +222,8 @@ pub fn backward_policy(p: PolicyArg) -> anyhow::Result<BackwardPolicy> {
     }
 }
 
-pub fn rules(p: PolicyArg, fee_mode: Option<FeeModeArg>, taint_fee: bool) -> Rules {
-    let mut r = Rules::new(policy(p));
+pub fn rules(p: PolicyArg, fee_mode: Option<FeeModeArg>, taint_fee: bool) -> anyhow::Result<Rules> {
+    let mut r = Rules::new(policy(p)?);
     if let Some(m) = fee_mode {
         r.fee_mode = match m {
             FeeModeArg::Tail => FeeMode::Tail,
@@ -225,7 +231,7 @@ pub fn rules(p: PolicyArg, fee_mode: Option<FeeModeArg>, taint_fee: bool) -> Rul
         };
     }
     r.taint_fee = taint_fee;
-    r
+    Ok(r)
 }
 
 pub fn strategy(s: StrategyArg) -> Strategy {

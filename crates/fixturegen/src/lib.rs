@@ -1,7 +1,7 @@
 //! Test fixtures for chaintrace: deterministic regtest Bitcoin chains written exactly as
 //! Bitcoin Core stores them (`blocks/blk*.dat`), a scripted theft-and-laundering scenario with
-//! its ground truth, competing branches for reorg tests, and a loopback server that replays
-//! Core's REST interface.
+//! its ground truth, competing branches for reorg tests, a loopback server that replays
+//! Core's REST interface, and one that replays recorded Ethereum JSON-RPC ([`RpcReplay`]).
 //!
 //! Guarantees:
 //! * **Determinism.** The same [`ChainSpec`] (or the heist) yields byte-identical blocks and
@@ -19,16 +19,23 @@
 //! Entry points: [`write_chain`] / [`generate_chain`], [`write_heist`] / [`generate_heist`]
 //! (the scenario is told in the [`heist`] module), [`fork_chain`], [`BlkWriter`] /
 //! [`read_blk_dir`], and [`RestServer`].
+//!
+//! Ethereum: [`anvil::Anvil`] runs a real, pinned anvil node (provisioned from npm into
+//! `target/tools/`) whose blocks are reproducible, and [`eth_scenario::run`] plays a theft,
+//! split, mixer and exchange-deposit story on it and returns the ground truth.
 
+pub mod anvil;
 mod blkfile;
 mod block;
 mod chain;
 mod economy;
+pub mod eth_scenario;
 mod fork;
 pub mod heist;
 mod keys;
 mod rest_server;
 mod rng;
+pub mod rpc_replay;
 mod scripts;
 mod txbuild;
 
@@ -49,6 +56,7 @@ pub use heist::{
     OutputRef, PeelHop, Split, Theft, Thief, Transfer, BITVAULT, KEYPORT, NORTHBANK,
 };
 pub use rest_server::RestServer;
+pub use rpc_replay::RpcReplay;
 pub use scripts::OutputType;
 
 /// What [`write_chain`] produced.

@@ -15,6 +15,7 @@
 
 pub mod bitcoin;
 mod error;
+pub mod ethereum;
 mod progress;
 
 pub use error::IngestError;

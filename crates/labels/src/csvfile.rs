@@ -1,9 +1,10 @@
 //! CSV label files: a header row naming the columns, then one attribution per row (see the
 //! crate documentation for the columns).
 
-use csv::{ReaderBuilder, StringRecord};
+use csv::{Reader, ReaderBuilder, StringRecord};
 
 use crate::entry::{Entry, Invalid, Location, ParseOptions};
+use crate::eth::looks_like_eth;
 use crate::fields::{present, RawFields};
 use crate::{malformed, LabelError};
 
@@ -19,17 +20,26 @@ pub const OPTIONAL: [&str; 6] = [
     "actor",
 ];
 
-/// Positions of the known columns in the header.
-struct Columns(Vec<(String, usize)>);
+/// Positions of the known columns in a header row.
+pub struct Columns(Vec<(String, usize)>);
 
 impl Columns {
-    fn from_header(header: &StringRecord, file: &str) -> Result<Columns, LabelError> {
+    /// Finds the `required` and `optional` columns (case-insensitive, any order); a header
+    /// without every required one means the file is not of the format, shown by `example`.
+    pub fn find(
+        header: &StringRecord,
+        file: &str,
+        required: &[&str],
+        optional: &[&str],
+        example: &str,
+    ) -> Result<Columns, LabelError> {
         let names: Vec<String> = header
             .iter()
             .map(|h| h.trim().to_ascii_lowercase())
             .collect();
-        let known = REQUIRED.iter().chain(OPTIONAL.iter());
-        let cols: Vec<(String, usize)> = known
+        let cols: Vec<(String, usize)> = required
+            .iter()
+            .chain(optional)
             .filter_map(|k| {
                 names
                     .iter()
@@ -37,8 +47,9 @@ impl Columns {
                     .map(|i| (k.to_string(), i))
             })
             .collect();
-        let missing: Vec<&str> = REQUIRED
-            .into_iter()
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
             .filter(|r| !cols.iter().any(|(k, _)| k == r))
             .collect();
         if !missing.is_empty() {
@@ -46,8 +57,7 @@ impl Columns {
                 file,
                 header.position().map_or(1, |p| p.line() as usize),
                 format!(
-                    "the header row lacks the column(s) {}; a CSV label file starts with a \
-                     header such as `address,label,category,abuse,source,confidence`",
+                    "the header row lacks the column(s) {}; {example}",
                     missing.join(", ")
                 ),
             ));
@@ -55,7 +65,8 @@ impl Columns {
         Ok(Columns(cols))
     }
 
-    fn get(&self, record: &StringRecord, name: &str) -> Option<String> {
+    /// The trimmed field of column `name`, absent when empty.
+    pub fn get(&self, record: &StringRecord, name: &str) -> Option<String> {
         let (_, i) = self.0.iter().find(|(k, _)| k == name)?;
         present(record.get(*i))
     }
@@ -75,16 +86,16 @@ impl Columns {
     }
 }
 
-/// Parses a CSV label file into entries and the rows that could not be used.
-pub fn parse(
-    text: &str,
-    file: &str,
-    opts: &ParseOptions,
-) -> Result<(Vec<Entry>, Vec<Invalid>), LabelError> {
-    let mut reader = ReaderBuilder::new()
-        .has_headers(true)
+/// A CSV reader over `text` that insists every row has as many fields as the first.
+pub fn reader(text: &str, has_headers: bool) -> Reader<&[u8]> {
+    ReaderBuilder::new()
+        .has_headers(has_headers)
         .flexible(false)
-        .from_reader(text.as_bytes());
+        .from_reader(text.as_bytes())
+}
+
+/// The header row; an empty file has none.
+pub fn header(reader: &mut Reader<&[u8]>, file: &str) -> Result<StringRecord, LabelError> {
     let header = reader
         .headers()
         .map_err(|e| malformed(file, 1, format!("cannot read the header row: {e}")))?
@@ -93,14 +104,20 @@ pub fn parse(
         return Err(malformed(
             file,
             1,
-            "the file is empty; a CSV label file starts with a header row",
+            "the file is empty; it must start with a header row",
         ));
     }
-    let columns = Columns::from_header(&header, file)?;
-    // CSV files are written by hand for the index at hand, so rows without a chain are Bitcoin.
-    let opts = ParseOptions {
-        currency: opts.currency.clone().or(Some("BTC".into())),
-    };
+    Ok(header)
+}
+
+/// Gives every non-blank row to `row` with its location. Rows the reader rejects are invalid;
+/// `first` names the row the others must match in length ("the header", "the first row").
+pub fn rows(
+    text: &str,
+    mut reader: Reader<&[u8]>,
+    first: &str,
+    mut row: impl FnMut(&StringRecord, Location) -> Result<Entry, Invalid>,
+) -> (Vec<Entry>, Vec<Invalid>) {
     let (mut entries, mut invalid) = (Vec::new(), Vec::new());
     let mut record = StringRecord::new();
     loop {
@@ -109,23 +126,41 @@ pub fn parse(
             Ok(true) if is_blank(&record) => {}
             Ok(true) => {
                 let at = Location::line(line_at(text, record.position()));
-                match row(&columns, &record, at, file, &opts) {
+                match row(&record, at) {
                     Ok(e) => entries.push(e),
                     Err(e) => invalid.push(e),
                 }
             }
-            Err(e) => invalid.push(bad_record(&e, line_at(text, e.position()), header.len())),
+            Err(e) => invalid.push(bad_record(&e, line_at(text, e.position()), first)),
         }
     }
-    Ok((entries, invalid))
+    (entries, invalid)
 }
 
-/// A row the CSV reader rejects: a different number of fields than the header (usually an
+/// Parses a CSV label file into entries and the rows that could not be used.
+pub fn parse(
+    text: &str,
+    file: &str,
+    opts: &ParseOptions,
+) -> Result<(Vec<Entry>, Vec<Invalid>), LabelError> {
+    let mut reader = reader(text, true);
+    let header = header(&mut reader, file)?;
+    let example = "a CSV label file starts with a header such as \
+                   `address,label,category,abuse,source,confidence`";
+    let columns = Columns::find(&header, file, &REQUIRED, &OPTIONAL, example)?;
+    Ok(rows(text, reader, "the header", |r, at| {
+        row(&columns, r, at, file, opts)
+    }))
+}
+
+/// A row the CSV reader rejects: a different number of fields than `first` (usually an
 /// unquoted comma) or bytes that are not UTF-8.
-fn bad_record(e: &csv::Error, line: usize, columns: usize) -> Invalid {
+fn bad_record(e: &csv::Error, line: usize, first: &str) -> Invalid {
     let reason = match e.kind() {
-        csv::ErrorKind::UnequalLengths { len, .. } => format!(
-            "the row has {len} fields but the header has {columns} (quote fields that contain commas)"
+        csv::ErrorKind::UnequalLengths {
+            len, expected_len, ..
+        } => format!(
+            "the row has {len} fields but {first} has {expected_len} (quote fields that contain commas)"
         ),
         _ => e.to_string(),
     };
@@ -160,13 +195,19 @@ fn row(
     file: &str,
     opts: &ParseOptions,
 ) -> Result<Entry, Invalid> {
-    let fields = columns.fields(r);
+    let mut fields = columns.fields(r);
     if fields.category.is_none() && fields.abuse.is_none() {
         return Err(Invalid {
             at,
             text: fields.address.unwrap_or_default(),
             reason: "no category (and no abuse)".into(),
         });
+    }
+    // The row's `chain` wins, then the caller's; CSV files are written by hand for the case at
+    // hand, so without either the address's form decides: `0x...` is Ethereum, else Bitcoin.
+    if fields.currency.is_none() && opts.currency.is_none() {
+        let eth = fields.address.as_deref().is_some_and(looks_like_eth);
+        fields.currency = Some(if eth { "ETH" } else { "BTC" }.into());
     }
     fields.into_entry(file, at, opts)
 }
@@ -227,10 +268,12 @@ mod tests {
             (Category::Theft, 75, Some("user"))
         );
         let r = resolve(p, Network::Regtest);
-        assert_eq!(r.skipped.get("ETH"), Some(&1));
-        assert_eq!(r.labels.len(), 2);
+        assert!(r.skipped.is_empty());
+        assert_eq!(r.labels.len(), 3);
         let txid = chaintrace_store::btc::parse_display_hash(THEFT_TX).unwrap();
         assert_eq!(r.labels[1].0, LabelTarget::BtcOutput(txid, 2));
+        let pool = crate::parse_eth_target("0x12D66f87A04A9E220743712cE6d9bB1B5616B8Fc").unwrap();
+        assert_eq!(r.labels[2].0, pool);
     }
 
     #[test]
@@ -295,7 +338,7 @@ mod tests {
             .contains("lacks the column(s) label;"));
         assert_eq!(
             err("").1,
-            "the file is empty; a CSV label file starts with a header row"
+            "the file is empty; it must start with a header row"
         );
     }
 }

@@ -6,6 +6,9 @@ use std::path::Path;
 use chaintrace_model::{Chain, Label};
 use serde::Serialize;
 
+use crate::json::{self, Shape};
+use crate::{etherscan, tornado};
+
 /// A label file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -13,31 +16,79 @@ pub enum Format {
     Tagpack,
     Ofac,
     Csv,
+    Etherscan,
+    Tornado,
 }
 
 impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Tagpack,
+        Format::Ofac,
+        Format::Csv,
+        Format::Etherscan,
+        Format::Tornado,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Tagpack => "tagpack",
             Format::Ofac => "ofac",
             Format::Csv => "csv",
+            Format::Etherscan => "etherscan",
+            Format::Tornado => "tornado",
         }
     }
 
-    /// Guesses the format: `.yaml`/`.yml` are TagPacks, `.csv` is CSV, and a `.txt` or `.json`
-    /// file is an OFAC list when its name says `sanctioned_addresses` or it holds one bare
-    /// token per line (a JSON array of strings).
+    /// Guesses the format from the name, then the content:
+    /// - `.yaml`/`.yml` are TagPacks;
+    /// - `.csv` is an Etherscan label export when its header is Etherscan's (`Address`,
+    ///   `Name Tag`, ...), a Tornado Cash pool registry when its name says `tornado` and it
+    ///   has no header (rows start with an address), else a CSV label file;
+    /// - `.txt` or `.json` is an OFAC list when its name says `sanctioned_addresses`, or it
+    ///   holds one bare token per line (a JSON array);
+    /// - a `.json` object is a Tornado Cash pool registry when its values are strings
+    ///   (denominations), an Etherscan account list when they are objects. The shape is read
+    ///   from the first member, so a truncated file is still recognised and reported as
+    ///   malformed where it breaks.
     pub fn detect(path: &Path, text: &str) -> Option<Format> {
         let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
         let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         match ext.as_str() {
             "yaml" | "yml" => Some(Format::Tagpack),
+            "csv" if etherscan::is_csv_export(text) => Some(Format::Etherscan),
+            "csv" if name.contains("tornado") && tornado::is_headerless_csv(text) => {
+                Some(Format::Tornado)
+            }
             "csv" => Some(Format::Csv),
             "txt" | "json" if name.contains("sanctioned_addresses") => Some(Format::Ofac),
             "txt" if one_token_per_line(text) => Some(Format::Ofac),
-            "json" if serde_json::from_str::<Vec<String>>(text).is_ok() => Some(Format::Ofac),
+            "json" => json_format(text),
             _ => None,
         }
+    }
+}
+
+/// The format of a JSON label file, from its shape (see [`json::shape`]).
+fn json_format(text: &str) -> Option<Format> {
+    Some(match json::shape(text)? {
+        Shape::Array => Format::Ofac,
+        Shape::ObjectOfStrings => Format::Tornado,
+        Shape::ObjectOfObjects => Format::Etherscan,
+    })
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Format, String> {
+        let s = s.trim().to_ascii_lowercase();
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown label format {s:?} (tagpack|ofac|csv|etherscan|tornado)")
+            })
     }
 }
 
@@ -57,26 +108,54 @@ impl fmt::Display for Format {
     }
 }
 
-/// Where an entry is in its file: a 1-based line, and for TagPacks the 1-based tag number.
+/// Where an entry is in its file: a 1-based line, for TagPacks the 1-based tag number, and for
+/// JSON objects the 1-based member number (a JSON file may be written on a single line).
+/// Line 0 marks an entry a format adds that is not written in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Location {
     pub line: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<usize>,
 }
 
 impl Location {
     pub fn line(line: usize) -> Location {
-        Location { line, tag: None }
+        Location {
+            line,
+            tag: None,
+            entry: None,
+        }
+    }
+
+    /// The `tag`-th tag of a TagPack, written on `line`.
+    pub fn tag(line: usize, tag: usize) -> Location {
+        Location {
+            tag: Some(tag),
+            ..Location::line(line)
+        }
+    }
+
+    /// The `entry`-th member of a JSON object, written on `line`.
+    pub fn entry(line: usize, entry: usize) -> Location {
+        Location {
+            entry: Some(entry),
+            ..Location::line(line)
+        }
     }
 }
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.tag {
-            Some(tag) => write!(f, "{} (tag {tag})", self.line),
-            None => write!(f, "{}", self.line),
+        write!(f, "{}", self.line)?;
+        if let Some(tag) = self.tag {
+            write!(f, " (tag {tag})")?;
         }
+        if let Some(entry) = self.entry {
+            write!(f, " (entry {entry})")?;
+        }
+        Ok(())
     }
 }
 
@@ -85,7 +164,8 @@ impl fmt::Display for Location {
 pub struct Entry {
     /// The address, or `txid:vout` for an output, as written.
     pub target: String,
-    /// The currency the source states (upper case; OFAC's `XBT` reads as `BTC`).
+    /// The currency the source states (upper case; OFAC's `XBT` reads as `BTC`), or the chain
+    /// a format knows the entry is on (`ETH` for the Ethereum addresses of OFAC's USDT list).
     pub currency: String,
     pub label: Label,
     pub at: Location,
@@ -132,7 +212,8 @@ pub struct Invalid {
 #[derive(Clone, Debug, Default)]
 pub struct ParseOptions {
     /// Currency of entries whose file does not state one (CSV rows without `chain`, OFAC lists
-    /// whose name gives no asset, TagPacks without `currency`/`network`).
+    /// whose name gives no asset, TagPacks without `currency`/`network`). Without it, CSV rows
+    /// are Ethereum when the address starts with `0x`, else Bitcoin.
     pub currency: Option<String>,
 }
 
@@ -164,6 +245,46 @@ mod tests {
         assert_eq!(d("notes.txt", "two words\n"), None);
         assert_eq!(d("notes.txt", ""), None);
         assert_eq!(d("labels", "1abc"), None);
+        let etherscan = ",Address,Name Tag,Balance,Txn Count\n0,0xabc,Kraken,0 ETH,1\n";
+        assert_eq!(d("kraken.csv", etherscan), Some(Format::Etherscan));
+        assert_eq!(
+            d("x.csv", &format!("\u{feff}{etherscan}")),
+            Some(Format::Etherscan)
+        );
+        let pools = "0x12d66f87a04a9e220743712ce6d9bb1b5616b8fc,ETH,0.1,eth01\n";
+        assert_eq!(d("tornadocontracts.csv", pools), Some(Format::Tornado));
+        assert_eq!(d("case.csv", pools), Some(Format::Csv), "needs the name");
+        assert_eq!(
+            d("pools.json", r#"{"0xab": "1 ETH"}"#),
+            Some(Format::Tornado)
+        );
+        let accounts = r#"{"0xab": {"name": "Kraken", "labels": ["kraken"]}}"#;
+        assert_eq!(d("accounts.json", accounts), Some(Format::Etherscan));
+        assert_eq!(d("x.json", r#"{"0xab": 1}"#), None);
+        assert_eq!(d("x.json", "{"), None);
+        assert_eq!(
+            d("pools.json", "{\n \"0xab\": \"1 ETH\",\n \"0x"),
+            Some(Format::Tornado)
+        );
+    }
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in Format::ALL {
+            assert_eq!(f.as_str().parse::<Format>(), Ok(f));
+        }
+        assert_eq!(" Etherscan".parse::<Format>(), Ok(Format::Etherscan));
+        assert!("yaml"
+            .parse::<Format>()
+            .unwrap_err()
+            .contains("tagpack|ofac|csv|etherscan"));
+    }
+
+    #[test]
+    fn locations_name_line_tag_and_entry() {
+        assert_eq!(Location::line(3).to_string(), "3");
+        assert_eq!(Location::tag(1069, 531).to_string(), "1069 (tag 531)");
+        assert_eq!(Location::entry(1, 42).to_string(), "1 (entry 42)");
     }
 
     #[test]

@@ -89,6 +89,40 @@ impl RawFields {
     }
 }
 
+/// What a format that fixes every field of its labels (OFAC, Etherscan, Tornado Cash) says
+/// about an address; `confidence` is a GraphSense id.
+pub struct Fixed {
+    pub name: String,
+    pub category: Category,
+    pub raw_category: String,
+    pub confidence: &'static str,
+    pub source: String,
+}
+
+impl Fixed {
+    /// The entry of `target` on `currency`, labelled from `file`. Such formats carry no abuse,
+    /// actor or cluster flag: their lists name single addresses.
+    pub fn entry(self, target: &str, currency: &str, file: &str, at: Location) -> Entry {
+        let label = Label {
+            name: self.name,
+            category: self.category,
+            raw_category: Some(self.raw_category),
+            abuse: None,
+            confidence: confidence_level(self.confidence).unwrap_or(DEFAULT_CONFIDENCE),
+            source: self.source,
+            file: file.to_string(),
+            is_cluster_definer: false,
+            actor: None,
+        };
+        Entry {
+            target: target.trim().to_string(),
+            currency: currency.to_string(),
+            label,
+            at,
+        }
+    }
+}
+
 fn parse_bool(s: &str) -> Option<bool> {
     match s.to_ascii_lowercase().as_str() {
         "true" => Some(true),

@@ -1,17 +1,20 @@
-//! From parsed entries to labels in the index: validation against the index's network, the
-//! atomic write, and the report of what was imported.
+//! From parsed entries to labels in the index: validation against each entry's chain (and the
+//! index's network, for Bitcoin), the atomic write, and the report of what was imported.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use alloy_primitives::Address;
 use chaintrace_model::btc::AddrKey;
 use chaintrace_model::{Chain, Label, Network};
 use chaintrace_store::btc::{parse_display_hash, BtcIndex};
+use chaintrace_store::eth::EthIndex;
 use chaintrace_store::labels::LabelStore;
 use chaintrace_store::tables::LabelTarget;
 use chaintrace_store::{Store, StoreError};
 use serde::Serialize;
 
-use crate::entry::{Format, Invalid, ParsedFile};
+use crate::entry::{Entry, Format, Invalid, ParsedFile};
+use crate::eth::parse_eth_target;
 
 /// A parsed file checked against a network: exactly what an import would write.
 #[derive(Clone, Debug)]
@@ -29,19 +32,20 @@ pub struct Resolved {
     pub invalid: Vec<Invalid>,
 }
 
-/// Checks every Bitcoin entry's address (or `txid:vout`) for `network`; entries of other
-/// chains are counted, not checked.
+/// Checks every Bitcoin entry's address (or `txid:vout`) for `network` and every Ethereum
+/// entry's address (form and EIP-55 checksum); entries of other chains are counted, not
+/// checked.
 pub fn resolve(parsed: ParsedFile, network: Network) -> Resolved {
     let mut invalid = parsed.invalid;
     let mut skipped = BTreeMap::new();
     let mut seen = BTreeSet::new();
     let mut labels = Vec::new();
     for entry in &parsed.entries {
-        if entry.chain() != Some(Chain::Btc) {
+        let Some(target) = target_of(entry, network) else {
             *skipped.entry(entry.currency.clone()).or_insert(0) += 1;
             continue;
-        }
-        match parse_target(&entry.target, network) {
+        };
+        match target {
             // The same attribution listed twice is one label on one target.
             Ok(target) => {
                 if seen.insert((target_bytes(&target), label_key(&entry.label))) {
@@ -67,7 +71,15 @@ pub fn resolve(parsed: ParsedFile, network: Network) -> Resolved {
     }
 }
 
-/// An address, or an output written `txid:vout` with the txid as explorers show it.
+/// The target of an entry on its chain; `None` for chains the index does not hold.
+fn target_of(entry: &Entry, network: Network) -> Option<Result<LabelTarget, String>> {
+    match entry.chain()? {
+        Chain::Btc => Some(parse_target(&entry.target, network)),
+        Chain::Eth => Some(parse_eth_target(&entry.target).map_err(|e| e.to_string())),
+    }
+}
+
+/// A Bitcoin address, or an output written `txid:vout` with the txid as explorers show it.
 pub fn parse_target(text: &str, network: Network) -> Result<LabelTarget, String> {
     if let Some((txid, vout)) = text.split_once(':').filter(|(t, _)| t.len() == 64) {
         let txid = parse_display_hash(txid)
@@ -82,10 +94,12 @@ pub fn parse_target(text: &str, network: Network) -> Result<LabelTarget, String>
         .map_err(|e| e.to_string())
 }
 
+/// A target's identity for deduplication; the leading byte keeps the kinds apart.
 fn target_bytes(t: &LabelTarget) -> Vec<u8> {
     match t {
-        LabelTarget::BtcAddr(a) => a.to_bytes(),
-        LabelTarget::BtcOutput(txid, vout) => [txid.as_slice(), &vout.to_be_bytes()].concat(),
+        LabelTarget::BtcAddr(a) => [&[0u8][..], &a.to_bytes()].concat(),
+        LabelTarget::BtcOutput(txid, vout) => [&[1u8][..], txid, &vout.to_be_bytes()].concat(),
+        LabelTarget::EthAddr(a) => [&[2u8][..], &a.0].concat(),
     }
 }
 
@@ -103,18 +117,22 @@ pub struct FileReport {
     pub entries: usize,
     /// Distinct labels written (same name, category, source, confidence, ... stored once).
     pub labels: usize,
-    /// Distinct addresses labelled.
+    /// Distinct Bitcoin addresses labelled.
     pub addresses: usize,
-    /// Distinct outputs labelled.
+    /// Distinct Bitcoin outputs labelled.
     pub outputs: usize,
+    /// Distinct Ethereum addresses labelled.
+    pub eth_addresses: usize,
     /// Entries not imported because the index does not hold their chain (yet), per currency.
     pub skipped_other_chain: BTreeMap<String, usize>,
     pub invalid: Vec<Invalid>,
-    /// Labelled addresses that no indexed transaction uses yet; their labels apply as soon as
-    /// blocks using them are indexed.
+    /// Labelled Bitcoin addresses that no indexed transaction uses yet; their labels apply as
+    /// soon as blocks using them are indexed.
     pub addresses_not_in_index: usize,
     /// Labelled outputs whose transaction is not indexed yet.
     pub outputs_not_in_index: usize,
+    /// Labelled Ethereum addresses that no indexed transfer touches yet.
+    pub eth_addresses_not_in_index: usize,
     /// Labels of an earlier import of the same path that this import replaced.
     pub replaced: usize,
 }
@@ -128,51 +146,87 @@ pub fn import(store: &Store, file: &Resolved) -> Result<FileReport, StoreError> 
         &file.sha256,
         &file.labels,
     )?;
-    let (addrs, outputs) = distinct_targets(&file.labels);
-    let btc = BtcIndex::new(store);
-    let mut addresses_not_in_index = 0;
-    for addr in &addrs {
-        if btc.addr_id(addr)?.is_none() {
-            addresses_not_in_index += 1;
-        }
-    }
-    let mut outputs_not_in_index = 0;
-    for (txid, vout) in &outputs {
-        if !output_indexed(&btc, txid, *vout)? {
-            outputs_not_in_index += 1;
-        }
-    }
+    let targets = Targets::of(&file.labels);
+    let not_indexed = targets.not_indexed(store)?;
     Ok(FileReport {
         file: file.path.clone(),
         format: file.format,
         sha256: file.sha256.clone(),
         entries: file.entries,
         labels: outcome.labels,
-        addresses: addrs.len(),
-        outputs: outputs.len(),
+        addresses: targets.btc_addrs.len(),
+        outputs: targets.outputs.len(),
+        eth_addresses: targets.eth_addrs.len(),
         skipped_other_chain: file.skipped.clone(),
         invalid: file.invalid.clone(),
-        addresses_not_in_index,
-        outputs_not_in_index,
+        addresses_not_in_index: not_indexed.btc_addrs,
+        outputs_not_in_index: not_indexed.outputs,
+        eth_addresses_not_in_index: not_indexed.eth_addrs,
         replaced: outcome.replaced,
     })
 }
 
-type Outputs = BTreeSet<([u8; 32], u32)>;
+/// The distinct targets of a file's labels, per kind.
+#[derive(Default)]
+struct Targets {
+    btc_addrs: BTreeSet<AddrKey>,
+    outputs: BTreeSet<([u8; 32], u32)>,
+    eth_addrs: BTreeSet<[u8; 20]>,
+}
 
-fn distinct_targets(labels: &[(LabelTarget, Label)]) -> (BTreeSet<AddrKey>, Outputs) {
-    let (mut addrs, mut outputs) = (BTreeSet::new(), BTreeSet::new());
-    for (target, _) in labels {
-        match target {
-            LabelTarget::BtcAddr(a) => {
-                addrs.insert(*a);
-            }
-            LabelTarget::BtcOutput(txid, vout) => {
-                outputs.insert((*txid, *vout));
+/// How many targets of each kind the index does not hold yet.
+struct NotIndexed {
+    btc_addrs: usize,
+    outputs: usize,
+    eth_addrs: usize,
+}
+
+impl Targets {
+    fn of(labels: &[(LabelTarget, Label)]) -> Targets {
+        let mut t = Targets::default();
+        for (target, _) in labels {
+            match target {
+                LabelTarget::BtcAddr(a) => {
+                    t.btc_addrs.insert(*a);
+                }
+                LabelTarget::BtcOutput(txid, vout) => {
+                    t.outputs.insert((*txid, *vout));
+                }
+                LabelTarget::EthAddr(a) => {
+                    t.eth_addrs.insert(a.0);
+                }
             }
         }
+        t
     }
-    (addrs, outputs)
+
+    fn not_indexed(&self, store: &Store) -> Result<NotIndexed, StoreError> {
+        let btc = BtcIndex::new(store);
+        let eth = EthIndex::new(store);
+        Ok(NotIndexed {
+            btc_addrs: count_missing(&self.btc_addrs, |a| Ok(btc.addr_id(a)?.is_some()))?,
+            outputs: count_missing(&self.outputs, |(txid, vout)| {
+                output_indexed(&btc, txid, *vout)
+            })?,
+            eth_addrs: count_missing(&self.eth_addrs, |a| {
+                Ok(eth.addr_id(&Address::from(*a))?.is_some())
+            })?,
+        })
+    }
+}
+
+/// How many of `items` the index does not hold, by `indexed`.
+fn count_missing<T>(
+    items: &BTreeSet<T>,
+    mut indexed: impl FnMut(&T) -> Result<bool, StoreError>,
+) -> Result<usize, StoreError> {
+    let mut missing = 0;
+    for item in items {
+        if !indexed(item)? {
+            missing += 1;
+        }
+    }
+    Ok(missing)
 }
 
 /// Whether the output exists in the index (its transaction is indexed and has that many
@@ -227,22 +281,22 @@ mod tests {
     #[test]
     fn other_chains_are_skipped_per_currency() {
         let r = resolved(&fixture("ofac.yaml"), Network::Main);
-        assert_eq!((r.entries, r.labels.len()), (572, 384));
+        // 384 Bitcoin and 147 Ethereum addresses (every one passes EIP-55).
+        assert_eq!((r.entries, r.labels.len()), (572, 531));
+        let eth = r
+            .labels
+            .iter()
+            .filter(|(t, _)| matches!(t, LabelTarget::EthAddr(_)))
+            .count();
+        assert_eq!(eth, 147);
         assert_eq!(r.invalid.len(), 1);
-        assert_eq!(
-            r.invalid[0].at,
-            Location {
-                line: 1069,
-                tag: Some(531)
-            }
-        );
+        assert_eq!(r.invalid[0].at, Location::tag(1069, 531));
         let skipped: Vec<(&str, usize)> = r.skipped.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         let expected = [
             ("BCH", 7),
             ("BSV", 1),
             ("BTG", 1),
             ("DASH", 3),
-            ("ETH", 147),
             ("LTC", 8),
             ("TRX", 3),
             ("USDT", 9),

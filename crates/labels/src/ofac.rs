@@ -4,16 +4,22 @@
 
 use std::path::Path;
 
-use chaintrace_model::label::confidence_level;
-use chaintrace_model::{Category, Label};
+use chaintrace_model::Category;
 
 use crate::entry::{currency_code, Entry, Invalid, Location, ParseOptions};
-use crate::{malformed, LabelError};
+use crate::eth::looks_like_eth;
+use crate::fields::Fixed;
+use crate::{json, LabelError};
 
 /// The name every address of an OFAC list is labelled with.
 pub const NAME: &str = "OFAC SDN list";
 /// Where the addresses come from: the SDN list they are extracted from.
 pub const SOURCE: &str = "https://www.treasury.gov/ofac/downloads/sdnlist.txt";
+
+/// Tokens OFAC files addresses under by the token's own code. Their `0x` addresses hold the
+/// token on Ethereum: OFAC files the other EVM chains' addresses under the chain (`ARB`,
+/// `BSC`). Their other addresses (Omni on Bitcoin, Tron) stay under the token and are skipped.
+const ETHEREUM_TOKENS: [&str; 2] = ["USDT", "USDC"];
 
 /// Parses an OFAC list. Every line (or array item) is an entry; which addresses are valid is
 /// decided later, against the index's network.
@@ -23,7 +29,7 @@ pub fn parse(
     path: &Path,
     opts: &ParseOptions,
 ) -> Result<(Vec<Entry>, Vec<Invalid>), LabelError> {
-    let currency = asset_of(path)
+    let asset = asset_of(path)
         .or_else(|| opts.currency.as_deref().map(currency_code))
         .ok_or_else(|| LabelError::Ambiguous {
             path: file.to_string(),
@@ -31,19 +37,16 @@ pub fn parse(
                      (sanctioned_addresses_<ASSET>.txt); pass --chain"
                 .into(),
         })?;
-    let label = label(file);
     let addresses = if text.trim_start().starts_with('[') {
-        json_items(text, file)?
+        json::string_items(text, file, "a JSON array of addresses")?
     } else {
         text_lines(text)
     };
     let entries = addresses
         .into_iter()
-        .map(|(line, address)| Entry {
-            target: address,
-            currency: currency.clone(),
-            label: label.clone(),
-            at: Location::line(line),
+        .map(|(line, address)| {
+            let currency = chain_currency(&asset, &address);
+            label(&asset).entry(&address, currency, file, Location::line(line))
         })
         .collect();
     Ok((entries, Vec::new()))
@@ -56,17 +59,30 @@ fn asset_of(path: &Path) -> Option<String> {
     (!asset.is_empty()).then(|| currency_code(asset))
 }
 
-fn label(file: &str) -> Label {
-    Label {
-        name: NAME.into(),
+/// The currency an address of the `asset` list is on: Ethereum for the `0x` addresses of
+/// [`ETHEREUM_TOKENS`], else the asset itself.
+fn chain_currency<'a>(asset: &'a str, address: &str) -> &'a str {
+    if ETHEREUM_TOKENS.contains(&asset) && looks_like_eth(address) {
+        "ETH"
+    } else {
+        asset
+    }
+}
+
+/// The label of the `asset` list; a token list says which token, since its addresses are
+/// filed under the chain they are on.
+fn label(asset: &str) -> Fixed {
+    let name = if ETHEREUM_TOKENS.contains(&asset) {
+        format!("{NAME} ({asset})")
+    } else {
+        NAME.to_string()
+    };
+    Fixed {
+        name,
         category: Category::Sanctioned,
-        raw_category: Some("sanctioned".into()),
-        abuse: None,
-        confidence: confidence_level("authority_data").expect("a GraphSense level"),
+        raw_category: "sanctioned".into(),
+        confidence: "authority_data",
         source: SOURCE.into(),
-        file: file.to_string(),
-        is_cluster_definer: false,
-        actor: None,
     }
 }
 
@@ -78,30 +94,6 @@ fn text_lines(text: &str) -> Vec<(usize, String)> {
         .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
         .map(|(n, l)| (n, l.to_string()))
         .collect()
-}
-
-/// The strings of a JSON array, each with the line it is written on.
-fn json_items(text: &str, file: &str) -> Result<Vec<(usize, String)>, LabelError> {
-    let items: Vec<String> = serde_json::from_str(text).map_err(|e| {
-        malformed(
-            file,
-            e.line(),
-            format!("not a JSON array of addresses: {e}"),
-        )
-    })?;
-    // serde_json keeps no positions, so each item is found in the text in order; the array
-    // holds plain quoted strings, so its n-th item is the n-th match from the previous one.
-    let mut offset = 0;
-    let mut line = 1;
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        let quoted = serde_json::to_string(&item).expect("strings serialize");
-        let found = text[offset..].find(&quoted).map_or(offset, |i| offset + i);
-        line += text[offset..found].matches('\n').count();
-        offset = found;
-        out.push((line, item.trim().to_string()));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -178,19 +170,56 @@ mod tests {
     }
 
     #[test]
-    fn ethereum_lists_are_kept_but_skipped() {
+    fn the_eth_list_has_152_sanctioned_ethereum_addresses() {
         let p = list("sanctioned_addresses_ETH.txt", &ParseOptions::default()).unwrap();
         assert_eq!(p.entries.len(), 152);
-        assert!(p
-            .entries
-            .iter()
-            .all(|e| e.currency == "ETH" && e.target.starts_with("0x")));
+        assert!(p.entries.iter().all(|e| e.currency == "ETH"));
         let r = resolve(p, Network::Main);
-        assert!(r.labels.is_empty() && r.invalid.is_empty());
+        assert_eq!(
+            (r.labels.len(), r.invalid.len(), r.skipped.len()),
+            (152, 0, 0)
+        );
+        assert!(r
+            .labels
+            .iter()
+            .all(|(_, l)| l.category == Category::Sanctioned
+                && l.name == NAME
+                && l.confidence == 60));
+        // The Ronin bridge exploiter (Lazarus), checksummed on the list.
+        let ronin = crate::parse_eth_target("0x098B716B8Aaf21512996dC57EB0615e2383E2f96").unwrap();
+        assert!(r.labels.iter().any(|(t, _)| *t == ronin));
+    }
+
+    #[test]
+    fn token_lists_label_their_ethereum_addresses() {
+        let usdt = list(
+            "eth/sanctioned_addresses_USDT.txt",
+            &ParseOptions::default(),
+        )
+        .unwrap();
+        let currencies: Vec<&str> = usdt.entries.iter().map(|e| e.currency.as_str()).collect();
+        assert_eq!(currencies.iter().filter(|c| **c == "ETH").count(), 8);
+        assert_eq!(currencies.iter().filter(|c| **c == "USDT").count(), 18);
+        let r = resolve(usdt, Network::Main);
+        assert_eq!((r.labels.len(), r.invalid.len()), (8, 0));
         assert_eq!(
             r.skipped.into_iter().collect::<Vec<_>>(),
-            [("ETH".to_string(), 152)]
+            [("USDT".to_string(), 18)]
         );
+        assert_eq!(r.labels[0].1.name, "OFAC SDN list (USDT)");
+        assert_eq!(r.labels[0].1.category, Category::Sanctioned);
+
+        let usdc = list(
+            "eth/sanctioned_addresses_USDC.txt",
+            &ParseOptions::default(),
+        )
+        .unwrap();
+        let r = resolve(usdc, Network::Main);
+        assert_eq!(
+            (r.labels.len(), r.invalid.len(), r.skipped.len()),
+            (2, 0, 0)
+        );
+        assert_eq!(r.labels[1].1.name, "OFAC SDN list (USDC)");
     }
 
     #[test]

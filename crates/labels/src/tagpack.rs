@@ -37,10 +37,7 @@ pub fn parse(
         })?;
     let (mut entries, mut invalid) = (Vec::new(), Vec::new());
     for (i, tag) in tags.iter().enumerate() {
-        let at = Location {
-            line: tag.span.start.line(),
-            tag: Some(i + 1),
-        };
+        let at = Location::tag(tag.span.start.line(), i + 1);
         match tag_fields(header, tag, at).and_then(|f| f.into_entry(file, at, opts)) {
             Ok(e) => entries.push(e),
             Err(e) => invalid.push(e),
@@ -184,13 +181,7 @@ mod tests {
         assert_eq!((p.entries.len(), p.invalid.len()), (608, 0));
         let first = &p.entries[0];
         assert_eq!(first.target, "1JoktQJhCzuCQkt3GnQ8Xddcq4mUgNyXEa");
-        assert_eq!(
-            first.at,
-            Location {
-                line: 8,
-                tag: Some(1)
-            }
-        );
+        assert_eq!(first.at, Location::tag(8, 1));
         assert_eq!(
             (first.label.name.as_str(), first.currency.as_str()),
             ("Bitstamp", "BTC")
@@ -323,13 +314,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             (tron.at, tron.currency.as_str()),
-            (
-                Location {
-                    line: 1069,
-                    tag: Some(531)
-                },
-                "BTC"
-            )
+            (Location::tag(1069, 531), "BTC")
         );
         // The pack states no confidence, and calls the sanctioned addresses `user`.
         assert_eq!(tron.label.confidence, crate::DEFAULT_CONFIDENCE);
@@ -366,22 +351,7 @@ mod tests {
         let bad: Vec<(Location, &str)> = invalid.iter().map(|i| (i.at, i.text.as_str())).collect();
         assert_eq!(
             bad,
-            [
-                (
-                    Location {
-                        line: 10,
-                        tag: Some(4)
-                    },
-                    "d"
-                ),
-                (
-                    Location {
-                        line: 12,
-                        tag: Some(5)
-                    },
-                    "e"
-                )
-            ]
+            [(Location::tag(10, 4), "d"), (Location::tag(12, 5), "e")]
         );
         assert!(invalid[0]
             .reason

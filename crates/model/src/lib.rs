@@ -5,7 +5,7 @@
 //! canonical, network-independent key under which a Bitcoin output's address is indexed.
 //!
 //! Invariants this crate promises:
-//! - Amounts are integers in base units (satoshis); nothing here uses floating point except the
+//! - Amounts are integers in base units (satoshis; wei and token units as 256-bit integers); nothing here uses floating point except the
 //!   human-readable formatting helpers, which never feed back into arithmetic.
 //! - An [`btc::AddrKey`] is a pure function of an output script: the same script always maps to
 //!   the same key, whatever the network, and the key round-trips through its byte encoding.
@@ -13,6 +13,7 @@
 
 pub mod btc;
 pub mod chain;
+pub mod eth;
 pub mod ids;
 pub mod label;
 

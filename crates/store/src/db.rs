@@ -18,7 +18,7 @@ use crate::tables::{KeyCodec, Meta, MetaKey, Table, ValueCodec, ALL_TABLES};
 use crate::{Batch, StoreError};
 
 /// Version of the on-disk layout described in `SCHEMA.md`. Bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How an index is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +39,9 @@ pub enum Durability {
     /// including its cursor: the rerun resumes from there.
     Unlogged,
 }
+
+/// One decoded entry of table `T`.
+pub type Row<T> = (<T as Table>::Key, <T as Table>::Value);
 
 /// Tuning knobs; the defaults suit a 2-core machine with a few GiB to spare.
 #[derive(Clone, Copy, Debug)]
@@ -314,6 +317,42 @@ impl Store {
                 let value = T::Value::decode_value(&v).map_err(corrupt::<T>(&k))?;
                 Ok((key, value))
             })
+    }
+
+    /// Entries with keys strictly below `key` that start with `prefix`, newest (largest key)
+    /// first: "what happened just before" queries over histories.
+    pub fn iter_before<'a, T: Table>(
+        &'a self,
+        prefix: Vec<u8>,
+        key: &T::Key,
+    ) -> impl Iterator<Item = Result<(T::Key, T::Value), StoreError>> + 'a {
+        let mut start = Vec::new();
+        key.encode_key(&mut start);
+        let iter = self.cf::<T>().map(|cf| {
+            self.db
+                .iterator_cf(cf, IteratorMode::From(&start, Direction::Reverse))
+        });
+        iter.into_iter()
+            .flatten()
+            .skip_while(move |item| item.as_ref().is_ok_and(|(k, _)| **k == *start))
+            .take_while(move |item| item.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+            .map(|item| {
+                let (k, v) = item.map_err(rocks(|| format!("iterating {} backwards", T::NAME)))?;
+                let key = T::Key::decode_key(&k).map_err(corrupt::<T>(&k))?;
+                let value = T::Value::decode_value(&v).map_err(corrupt::<T>(&k))?;
+                Ok((key, value))
+            })
+    }
+
+    /// The last entry with a key strictly below `key` that still starts with `prefix`.
+    pub fn last_before<T: Table>(
+        &self,
+        prefix: &[u8],
+        key: &T::Key,
+    ) -> Result<Option<Row<T>>, StoreError> {
+        self.iter_before::<T>(prefix.to_vec(), key)
+            .next()
+            .transpose()
     }
 
     /// Applies `batch` atomically.

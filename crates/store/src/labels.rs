@@ -9,8 +9,9 @@ use chaintrace_model::Label;
 
 use crate::records::LabelFileRecord;
 use crate::tables::{
-    AddrLabel, BtcAddrLabels, BtcOutputLabels, Empty, FileKey, LabelFiles, LabelId, LabelTarget,
-    LabelTargetKey, LabelTargets, Labels, Meta, MetaKey, OutputLabel,
+    AddrLabel, BtcAddrLabels, BtcOutputLabels, Empty, EthAddrLabel, EthAddrLabels, FileKey,
+    LabelFiles, LabelId, LabelTarget, LabelTargetKey, LabelTargets, Labels, Meta, MetaKey,
+    OutputLabel,
 };
 use crate::{Batch, Durability, Store, StoreError};
 
@@ -126,6 +127,16 @@ impl<'s> LabelStore<'s> {
         self.resolve(ids)
     }
 
+    /// Labels of an Ethereum address.
+    pub fn of_eth_addr(&self, addr: &[u8; 20]) -> Result<Vec<(LabelId, Label)>, StoreError> {
+        let ids: Vec<LabelId> = self
+            .store
+            .iter_prefix::<EthAddrLabels>(addr.to_vec())
+            .map(|r| r.map(|(k, _)| k.label))
+            .collect::<Result<_, _>>()?;
+        self.resolve(ids)
+    }
+
     /// Labels of a Bitcoin output (`txid` in internal byte order).
     pub fn of_btc_output(
         &self,
@@ -192,6 +203,13 @@ fn put_target(batch: &mut Batch, id: LabelId, target: &LabelTarget) {
             },
             &Empty,
         ),
+        LabelTarget::EthAddr(addr) => batch.put::<EthAddrLabels>(
+            &EthAddrLabel {
+                addr: *addr,
+                label: id,
+            },
+            &Empty,
+        ),
     }
 }
 
@@ -204,6 +222,10 @@ fn delete_target(batch: &mut Batch, id: LabelId, target: &LabelTarget) {
         LabelTarget::BtcOutput(txid, vout) => batch.delete::<BtcOutputLabels>(&OutputLabel {
             txid: *txid,
             vout: *vout,
+            label: id,
+        }),
+        LabelTarget::EthAddr(addr) => batch.delete::<EthAddrLabels>(&EthAddrLabel {
+            addr: *addr,
             label: id,
         }),
     }

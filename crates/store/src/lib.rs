@@ -4,7 +4,9 @@
 //! nothing outside it encodes bytes. [`db::Store`] opens the database (refusing other schema
 //! versions), reads typed values and applies [`db::Batch`]es atomically. [`btc`] holds the
 //! Bitcoin side: the writer that turns parsed blocks into rows (resolving every input's prevout),
-//! the rollback that undoes blocks on a reorg, and read queries.
+//! the rollback that undoes blocks on a reorg, and read queries. [`eth`] is the Ethereum side:
+//! value transfers in canonical order, per-(address, asset) histories with balances, and the
+//! same block-atomic writer and rollback.
 //!
 //! Invariants this crate promises:
 //! - A block's rows, its undo record and the cursor that names it as the tip are written in one
@@ -19,6 +21,7 @@ mod batch;
 pub mod btc;
 pub mod codec;
 pub mod db;
+pub mod eth;
 pub mod labels;
 pub mod records;
 pub mod tables;

@@ -6,9 +6,11 @@ use chaintrace_model::btc::AddrKey;
 use chaintrace_model::{AddrId, TxNum};
 
 use crate::codec::{put_varint, DecodeError, Reader};
+use crate::eth::records::{Balance, EthBlockRecord, EthTxRecord, EthUndoRecord, EventRecord};
 use crate::records::{
     BlockRecord, ChainState, LabelFileRecord, SpendRecord, TxRecord, UndoRecord, UtxoRecord,
 };
+use chaintrace_model::eth::{AssetId, EventNum};
 use chaintrace_model::Label;
 
 /// Encodes a table key. Keys that order numerically use big-endian fixed-width integers.
@@ -86,6 +88,30 @@ tables! {
     BtcOutputLabels = "btc_output_labels", bloom: false, OutputLabel => Empty;
     /// Reverse index: `LabelId(BE32) target` → empty, to find what a label names.
     LabelTargets = "label_targets", bloom: false, LabelTargetKey => Empty;
+    /// Labelled Ethereum address: `address(20) LabelId(BE32)` → empty.
+    EthAddrLabels = "eth_addr_labels", bloom: false, EthAddrLabel => Empty;
+    /// Active-chain Ethereum blocks by height.
+    EthBlocks = "eth_blocks", bloom: false, Height => EthBlockRecord;
+    /// Ethereum block hash → height, for active-chain blocks only.
+    EthBlockHeights = "eth_block_heights", bloom: true, Hash32 => Height;
+    /// Transaction hash → dense transaction number (its own numbering, not Bitcoin's).
+    EthTxHashes = "eth_tx_hashes", bloom: true, Hash32 => TxNum;
+    /// Transaction number → transaction summary and its range of transfers.
+    EthTxs = "eth_txs", bloom: false, TxNum => EthTxRecord;
+    /// Every value transfer, by its number in canonical order.
+    EthEvents = "eth_events", bloom: false, EventNum => EventRecord;
+    /// 20-byte address → dense address id (the zero address is id 0 and has no row).
+    EthAddrs = "eth_addrs", bloom: true, EthAddr => AddrId;
+    /// Dense address id → 20-byte address.
+    EthAddrKeys = "eth_addr_keys", bloom: false, AddrId => EthAddr;
+    /// Addresses where code ran → the height it was first seen running.
+    EthContracts = "eth_contracts", bloom: true, AddrId => Height;
+    /// Current indexed balance per (address, asset); also lists the assets an address touched.
+    EthBalances = "eth_balances", bloom: false, AddrAsset => Balance;
+    /// Per (address, asset) history in canonical order → the indexed balance after the event.
+    EthHistory = "eth_history", bloom: false, HistoryKey => Balance;
+    /// Undo record by height, for rolling back reorganised Ethereum blocks.
+    EthUndo = "eth_undo", bloom: false, Height => EthUndoRecord;
 }
 
 /// Position of the table called `name` in [`ALL_TABLES`] (evaluated at compile time).
@@ -122,6 +148,7 @@ pub enum MetaKey {
     BtcNetwork,
     BtcState,
     NextLabelId,
+    EthState,
 }
 
 impl MetaKey {
@@ -131,6 +158,7 @@ impl MetaKey {
             MetaKey::BtcNetwork => "btc.network",
             MetaKey::BtcState => "btc.state",
             MetaKey::NextLabelId => "labels.next_id",
+            MetaKey::EthState => "eth.state",
         }
     }
 }
@@ -145,6 +173,8 @@ impl KeyCodec for MetaKey {
             MetaKey::SchemaVersion,
             MetaKey::BtcNetwork,
             MetaKey::BtcState,
+            MetaKey::NextLabelId,
+            MetaKey::EthState,
         ]
         .into_iter()
         .find(|k| k.as_str().as_bytes() == b)
@@ -345,6 +375,119 @@ impl ValueCodec for AddrKey {
     }
 }
 
+/// A 20-byte Ethereum address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EthAddr(pub [u8; 20]);
+
+/// An (address, asset) pair: `addr(8 BE) asset(8 BE)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AddrAsset {
+    pub addr: AddrId,
+    pub asset: AssetId,
+}
+
+/// One event in an (address, asset) history: `addr(8 BE) asset(8 BE) event(8 BE)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HistoryKey {
+    pub addr: AddrId,
+    pub asset: AssetId,
+    pub event: EventNum,
+}
+
+impl AddrAsset {
+    /// Key prefix of every asset of `addr`.
+    pub fn prefix(addr: AddrId) -> Vec<u8> {
+        addr.0.to_be_bytes().to_vec()
+    }
+}
+
+impl HistoryKey {
+    /// Key prefix of one (address, asset) history.
+    pub fn prefix(addr: AddrId, asset: AssetId) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16);
+        out.extend_from_slice(&addr.0.to_be_bytes());
+        out.extend_from_slice(&asset.0.to_be_bytes());
+        out
+    }
+}
+
+impl KeyCodec for EthAddr {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+    fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
+        Ok(EthAddr(fixed(b, "eth address key")?))
+    }
+}
+
+impl ValueCodec for EthAddr {
+    fn encode_value(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+    fn decode_value(b: &[u8]) -> Result<Self, DecodeError> {
+        Ok(EthAddr(fixed(b, "eth address")?))
+    }
+}
+
+impl KeyCodec for EventNum {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0.to_be_bytes());
+    }
+    fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
+        Ok(EventNum(u64::from_be_bytes(fixed(b, "event key")?)))
+    }
+}
+
+impl KeyCodec for AddrAsset {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.addr.0.to_be_bytes());
+        out.extend_from_slice(&self.asset.0.to_be_bytes());
+    }
+    fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
+        let b: [u8; 16] = fixed(b, "address asset key")?;
+        Ok(AddrAsset {
+            addr: AddrId(u64::from_be_bytes(b[..8].try_into().expect("8 bytes"))),
+            asset: AssetId(u64::from_be_bytes(b[8..].try_into().expect("8 bytes"))),
+        })
+    }
+}
+
+impl KeyCodec for HistoryKey {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&Self::prefix(self.addr, self.asset));
+        out.extend_from_slice(&self.event.0.to_be_bytes());
+    }
+    fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
+        let b: [u8; 24] = fixed(b, "history key")?;
+        Ok(HistoryKey {
+            addr: AddrId(u64::from_be_bytes(b[..8].try_into().expect("8 bytes"))),
+            asset: AssetId(u64::from_be_bytes(b[8..16].try_into().expect("8 bytes"))),
+            event: EventNum(u64::from_be_bytes(b[16..].try_into().expect("8 bytes"))),
+        })
+    }
+}
+
+/// An Ethereum address carrying a label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EthAddrLabel {
+    pub addr: EthAddr,
+    pub label: LabelId,
+}
+
+impl KeyCodec for EthAddrLabel {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.addr.0);
+        self.label.encode_key(out);
+    }
+    fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
+        let b: [u8; 24] = fixed(b, "eth address label key")?;
+        Ok(EthAddrLabel {
+            addr: EthAddr(b[..20].try_into().expect("20 bytes")),
+            label: LabelId(u32::from_be_bytes(b[20..].try_into().expect("4 bytes"))),
+        })
+    }
+}
+
 /// Dense id of an imported label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct LabelId(pub u32);
@@ -377,6 +520,7 @@ pub struct OutputLabel {
 pub enum LabelTarget {
     BtcAddr(AddrKey),
     BtcOutput([u8; 32], u32),
+    EthAddr(EthAddr),
 }
 
 /// Reverse index key: `LabelId(BE32)` then a tagged target.
@@ -501,6 +645,7 @@ impl KeyCodec for OutputLabel {
 
 const TARGET_BTC_ADDR: u8 = 1;
 const TARGET_BTC_OUTPUT: u8 = 2;
+const TARGET_ETH_ADDR: u8 = 3;
 
 impl KeyCodec for LabelTargetKey {
     fn encode_key(&self, out: &mut Vec<u8>) {
@@ -514,6 +659,10 @@ impl KeyCodec for LabelTargetKey {
                 out.push(TARGET_BTC_OUTPUT);
                 out.extend_from_slice(txid);
                 out.extend_from_slice(&vout.to_be_bytes());
+            }
+            LabelTarget::EthAddr(a) => {
+                out.push(TARGET_ETH_ADDR);
+                out.extend_from_slice(&a.0);
             }
         }
     }
@@ -538,6 +687,7 @@ impl KeyCodec for LabelTargetKey {
                     u32::from_be_bytes(t[32..].try_into().expect("4 bytes")),
                 )
             }
+            TARGET_ETH_ADDR => LabelTarget::EthAddr(EthAddr(fixed(&b[5..], what)?)),
             t => return Err(DecodeError::new(what, format!("target tag {t}"))),
         };
         Ok(LabelTargetKey { label, target })
@@ -564,7 +714,12 @@ record_value!(
     UtxoRecord,
     UndoRecord,
     ChainState,
-    LabelFileRecord
+    LabelFileRecord,
+    EthBlockRecord,
+    EthTxRecord,
+    EthUndoRecord,
+    EventRecord,
+    Balance
 );
 
 #[cfg(test)]

@@ -7,7 +7,51 @@ use chaintrace_model::{AddrId, Category};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::ledger::OutRef;
+use chaintrace_store::labels::LabelStore;
+use chaintrace_store::tables::LabelTarget;
+use chaintrace_store::Store;
+
+use crate::ledger::{OutRef, TraceError};
+
+/// What a label's target is in the index being traced.
+pub enum Named {
+    Addr(AddrId),
+    Output(OutRef),
+    /// Another chain's target, or one the index never saw.
+    Elsewhere,
+}
+
+/// Loads every label of the index, placing each target with `resolve` (one chain's view of
+/// the label targets).
+pub fn load_labels(
+    store: &Store,
+    resolve: impl Fn(&LabelTarget) -> Result<Named, TraceError>,
+) -> Result<Attributions, TraceError> {
+    let labels = LabelStore::new(store);
+    let mut by_addr: FxHashMap<AddrId, Vec<Attr>> = FxHashMap::default();
+    let mut by_output: FxHashMap<OutRef, Vec<Attr>> = FxHashMap::default();
+    for item in labels.all() {
+        let (id, label) = item?;
+        let attr = Attr {
+            label_id: id.0,
+            name: Arc::from(label.name.as_str()),
+            category: label.category.clone(),
+            confidence: label.confidence,
+            source: Arc::from(label.source.as_str()),
+        };
+        for target in labels.targets(id) {
+            match resolve(&target?)? {
+                Named::Addr(a) => by_addr.entry(a).or_default().push(attr.clone()),
+                Named::Output(o) => by_output.entry(o).or_default().push(attr.clone()),
+                Named::Elsewhere => {}
+            }
+        }
+    }
+    Ok(Attributions::new(
+        by_addr.into_iter().map(|(k, v)| (k, v.into())).collect(),
+        by_output.into_iter().map(|(k, v)| (k, v.into())).collect(),
+    ))
+}
 
 /// One attribution of an address or output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

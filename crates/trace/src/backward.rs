@@ -18,6 +18,7 @@ use chaintrace_model::Category;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use crate::amount::Amount;
 use crate::attribution::{Attr, Attributions, StopSet};
 use crate::forward::load_parallel;
 use crate::ledger::{OutRef, TraceError, TxView, UtxoLedger};
@@ -83,7 +84,14 @@ pub struct Origin {
 impl Origin {
     /// The category this origin counts under.
     pub fn category(&self) -> Category {
-        match &self.kind {
+        self.kind.category()
+    }
+}
+
+impl OriginKind {
+    /// The category an origin of this kind counts under (shared with the account engine).
+    pub fn category(&self) -> Category {
+        match self {
             OriginKind::Attributed { attrs } => most_severe(attrs),
             OriginKind::Mined => Category::Other("mined".into()),
             OriginKind::Unattributed => Category::Other("unattributed".into()),
@@ -104,22 +112,22 @@ fn most_severe(attrs: &[Attr]) -> Category {
         .unwrap_or(Category::User)
 }
 
-/// Exposure of one category.
+/// Exposure of one category (amounts in satoshis, or `U256` base units for accounts).
 #[derive(Clone, Debug, Serialize)]
-pub struct CategoryExposure {
+pub struct CategoryExposure<A = u64> {
     pub category: Category,
-    pub amount: u64,
+    pub amount: A,
     pub share_bps: u32,
     pub min_hops: u32,
     /// Hop 0: the screened address's own coins carry the label.
-    pub ownership: u64,
+    pub ownership: A,
     /// Hop 1.
-    pub direct: u64,
+    pub direct: A,
     /// Hop 2 and beyond.
-    pub indirect: u64,
+    pub indirect: A,
     pub severity: Severity,
     /// Amount per hop.
-    pub by_hop: BTreeMap<u32, u64>,
+    pub by_hop: BTreeMap<u32, A>,
 }
 
 /// The result of screening.
@@ -138,10 +146,10 @@ pub struct Exposure {
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct EntityExposure {
+pub struct EntityExposure<A = u64> {
     pub name: String,
     pub category: Category,
-    pub amount: u64,
+    pub amount: A,
     pub min_hops: u32,
 }
 
@@ -374,32 +382,69 @@ fn share_bps(amount: u64, total: u64) -> u32 {
 }
 
 fn summarize<L>(total: u64, walk: Walk<'_, L>, params: &ScreenParams) -> Exposure {
-    let mut cats: BTreeMap<Category, CategoryExposure> = BTreeMap::new();
-    let mut entities: BTreeMap<(String, Category), EntityExposure> = BTreeMap::new();
-    for o in &walk.origins {
-        let category = o.category();
+    let t = tally(
+        walk.origins.iter().map(|o| (&o.kind, o.hop, o.amount)),
+        &params.severity,
+        |a| (share_bps(a, total), a as f64 / total.max(1) as f64),
+    );
+    let (categories, entities, risk, score) = (t.categories, t.entities, t.risk, t.score);
+    Exposure {
+        total,
+        categories,
+        entities,
+        origins: walk.origins,
+        risk,
+        score,
+        truncated: walk.truncated,
+        txs_visited: walk.visited,
+    }
+}
+
+/// Exposure per category and per entity, the overall risk and the illustrative score of a set
+/// of origins `(kind, hop, amount)`: the part of screening that does not depend on the chain.
+pub(crate) struct Tally<A> {
+    pub categories: Vec<CategoryExposure<A>>,
+    pub entities: Vec<EntityExposure<A>>,
+    pub risk: Severity,
+    /// Σ severity weight × share × 0.5^(hop−1), rounded to four decimals.
+    pub score: f64,
+}
+
+/// Tallies origins; `share` gives an amount's share of the screened total, in basis points
+/// and as a fraction.
+pub(crate) fn tally<'o, A: Amount>(
+    origins: impl IntoIterator<Item = (&'o OriginKind, u32, A)>,
+    severity: &SeverityTable,
+    share: impl Fn(A) -> (u32, f64),
+) -> Tally<A> {
+    let mut cats: BTreeMap<Category, CategoryExposure<A>> = BTreeMap::new();
+    let mut entities: BTreeMap<(String, Category), EntityExposure<A>> = BTreeMap::new();
+    for (kind, hop, amount) in origins {
+        let category = kind.category();
         let c = cats
             .entry(category.clone())
             .or_insert_with(|| CategoryExposure {
                 category: category.clone(),
-                amount: 0,
+                amount: A::ZERO,
                 share_bps: 0,
                 min_hops: u32::MAX,
-                ownership: 0,
-                direct: 0,
-                indirect: 0,
+                ownership: A::ZERO,
+                direct: A::ZERO,
+                indirect: A::ZERO,
                 severity: Severity::None,
                 by_hop: BTreeMap::new(),
             });
-        c.amount += o.amount;
-        c.min_hops = c.min_hops.min(o.hop);
-        *c.by_hop.entry(o.hop).or_default() += o.amount;
-        match o.hop {
-            0 => c.ownership += o.amount,
-            1 => c.direct += o.amount,
-            _ => c.indirect += o.amount,
-        }
-        if let OriginKind::Attributed { attrs } = &o.kind {
+        c.amount = c.amount.plus(amount);
+        c.min_hops = c.min_hops.min(hop);
+        let at_hop = c.by_hop.entry(hop).or_insert(A::ZERO);
+        *at_hop = at_hop.plus(amount);
+        let slot = match hop {
+            0 => &mut c.ownership,
+            1 => &mut c.direct,
+            _ => &mut c.indirect,
+        };
+        *slot = slot.plus(amount);
+        if let OriginKind::Attributed { attrs } = kind {
             let name = attrs
                 .iter()
                 .map(|a| a.name.to_string())
@@ -410,36 +455,33 @@ fn summarize<L>(total: u64, walk: Walk<'_, L>, params: &ScreenParams) -> Exposur
                 .or_insert_with(|| EntityExposure {
                     name,
                     category: category.clone(),
-                    amount: 0,
+                    amount: A::ZERO,
                     min_hops: u32::MAX,
                 });
-            e.amount += o.amount;
-            e.min_hops = e.min_hops.min(o.hop);
+            e.amount = e.amount.plus(amount);
+            e.min_hops = e.min_hops.min(hop);
         }
     }
     let mut score = 0.0;
     let mut risk = Severity::None;
-    let mut categories: Vec<CategoryExposure> = cats.into_values().collect();
+    let mut categories: Vec<CategoryExposure<A>> = cats.into_values().collect();
     for c in &mut categories {
-        c.share_bps = share_bps(c.amount, total);
-        c.severity = params.severity.level(&c.category, c.amount, c.share_bps);
+        c.share_bps = share(c.amount).0;
+        let nonzero = u64::from(!c.amount.is_zero());
+        c.severity = severity.level(&c.category, nonzero, c.share_bps);
         risk = risk.max(c.severity);
         for (hop, amount) in &c.by_hop {
             let decay = 0.5f64.powi(hop.saturating_sub(1) as i32);
-            score += c.severity.weight() * (*amount as f64 / total.max(1) as f64) * decay;
+            score += c.severity.weight() * share(*amount).1 * decay;
         }
     }
     categories.sort_by(|a, b| b.amount.cmp(&a.amount).then(a.category.cmp(&b.category)));
-    let mut entities: Vec<EntityExposure> = entities.into_values().collect();
+    let mut entities: Vec<EntityExposure<A>> = entities.into_values().collect();
     entities.sort_by(|a, b| b.amount.cmp(&a.amount).then(a.name.cmp(&b.name)));
-    Exposure {
-        total,
+    Tally {
         categories,
         entities,
-        origins: walk.origins,
         risk,
         score: (score * 10_000.0).round() / 10_000.0,
-        truncated: walk.truncated,
-        txs_visited: walk.visited,
     }
 }

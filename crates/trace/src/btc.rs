@@ -11,9 +11,8 @@ use chaintrace_store::labels::LabelStore;
 use chaintrace_store::records::{PrevTx, TxRecord};
 use chaintrace_store::tables::{BtcSpends, BtcTxs, LabelTarget, OutPointNum};
 use chaintrace_store::Store;
-use rustc_hash::FxHashMap;
 
-use crate::attribution::{Attr, Attributions};
+use crate::attribution::{load_labels, Attributions, Named};
 use crate::ledger::{InView, OutRef, OutView, TraceError, TxView, UtxoLedger};
 
 /// A Bitcoin index opened for tracing.
@@ -164,6 +163,7 @@ impl<'s> BtcLedger<'s> {
                             outs.push(OutRef { tx, vout });
                         }
                     }
+                    LabelTarget::EthAddr(_) => {}
                 }
             }
         }
@@ -319,40 +319,17 @@ impl UtxoLedger for BtcLedger<'_> {
 /// Loads every label that applies to an indexed address or output.
 pub fn load_attributions(store: &Store) -> Result<Attributions, TraceError> {
     let idx = BtcIndex::new(store);
-    let labels = LabelStore::new(store);
-    let mut by_addr: FxHashMap<_, Vec<Attr>> = FxHashMap::default();
-    let mut by_output: FxHashMap<OutRef, Vec<Attr>> = FxHashMap::default();
-    for item in labels.all() {
-        let (id, label) = item?;
-        let attr = Attr {
-            label_id: id.0,
-            name: Arc::from(label.name.as_str()),
-            category: label.category.clone(),
-            confidence: label.confidence,
-            source: Arc::from(label.source.as_str()),
-        };
-        for target in labels.targets(id) {
-            match target? {
-                LabelTarget::BtcAddr(key) => {
-                    if let Some(addr) = idx.addr_id(&key)? {
-                        by_addr.entry(addr).or_default().push(attr.clone());
-                    }
-                }
-                LabelTarget::BtcOutput(txid, vout) => {
-                    if let Some(tx) = idx.tx_num(&txid)? {
-                        by_output
-                            .entry(OutRef { tx, vout })
-                            .or_default()
-                            .push(attr.clone());
-                    }
-                }
+    load_labels(store, |target| {
+        Ok(match target {
+            LabelTarget::BtcAddr(key) => idx.addr_id(key)?.map_or(Named::Elsewhere, Named::Addr),
+            LabelTarget::BtcOutput(txid, vout) => {
+                idx.tx_num(txid)?.map_or(Named::Elsewhere, |tx| {
+                    Named::Output(OutRef { tx, vout: *vout })
+                })
             }
-        }
-    }
-    Ok(Attributions::new(
-        by_addr.into_iter().map(|(k, v)| (k, v.into())).collect(),
-        by_output.into_iter().map(|(k, v)| (k, v.into())).collect(),
-    ))
+            LabelTarget::EthAddr(_) => Named::Elsewhere,
+        })
+    })
 }
 
 /// Whether outputs of this kind can ever move again.

@@ -1,5 +1,6 @@
 //! The tracing engine of chaintrace: taint policies, forward traces (where did stolen funds
 //! go) and backward exposure (where did a deposit's funds come from).
+//! Bitcoin (UTXO) tracing lives at the top level; Ethereum (account-model) tracing in [`account`].
 //!
 //! Invariants this crate promises:
 //! - Integer arithmetic only. Lossless policies (haircut and the ordered family) conserve taint
@@ -9,10 +10,12 @@
 //! - Nothing is dropped silently: every tainted unit ends in a holding whose status says why the
 //!   trace stopped there (unspent, a labelled service, the hop limit, dust, a cap).
 
+pub mod account;
 pub mod amount;
 pub mod attribution;
 pub mod backward;
 pub mod btc;
+pub mod eth;
 pub mod forward;
 pub mod ledger;
 pub mod memory;

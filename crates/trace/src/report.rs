@@ -9,12 +9,14 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
+use crate::amount::Amount;
 use crate::attribution::Attr;
-use crate::backward::Exposure;
+use crate::backward::{CategoryExposure, EntityExposure, Exposure};
 use crate::forward::{
     holding_totals, is_conserved, source_totals, Flow, ForwardParams, ForwardTrace, Holding, Status,
 };
 use crate::ledger::OutRef;
+use crate::severity::Severity;
 use crate::taint::{Parts, Seg, Taint, TaintLabel};
 
 /// How the report names things: the ledger knows txids and address strings.
@@ -323,31 +325,7 @@ fn summary_json(names: &dyn Names, t: &ForwardTrace, params: &ForwardParams) -> 
 
 /// Exposure as JSON (amounts as strings, shares as percentages with two decimals).
 pub fn exposure_json(names: &dyn Names, e: &Exposure) -> Map<String, Value> {
-    let pct = |bps: u32| format!("{}.{:02}", bps / 100, bps % 100);
-    let mut m = Map::new();
-    m.insert("total".into(), amount(e.total));
-    m.insert("risk".into(), json!(e.risk));
-    m.insert("score".into(), json!(e.score));
-    m.insert(
-        "exposure".into(),
-        Value::Array(
-            e.categories
-                .iter()
-                .map(|c| json!({
-                    "category": c.category.as_str(),
-                    "amount": amount(c.amount),
-                    "share_percent": pct(c.share_bps),
-                    "min_hops": c.min_hops,
-                    "ownership": amount(c.ownership),
-                    "direct": amount(c.direct),
-                    "indirect": amount(c.indirect),
-                    "severity": c.severity,
-                    "by_hop": c.by_hop.iter().map(|(h, a)| (h.to_string(), amount(*a))).collect::<Map<_, _>>(),
-                }))
-                .collect(),
-        ),
-    );
-    m.insert("entities".into(), Value::Array(e.entities.iter().map(|x| json!({"name": x.name, "category": x.category.as_str(), "amount": amount(x.amount), "min_hops": x.min_hops})).collect()));
+    let mut m = exposure_head_json(e.total, e.risk, e.score, &e.categories, &e.entities);
     m.insert(
         "origins".into(),
         Value::Array(
@@ -367,6 +345,44 @@ pub fn exposure_json(names: &dyn Names, e: &Exposure) -> Map<String, Value> {
     );
     m.insert("truncated".into(), json!(e.truncated));
     m.insert("txs_visited".into(), json!(e.txs_visited));
+    m
+}
+
+/// The chain-independent part of an exposure's JSON (`total`, `risk`, `score`, `exposure`,
+/// `entities`): Bitcoin and account screens render it the same way.
+pub fn exposure_head_json<A: Amount>(
+    total: A,
+    risk: Severity,
+    score: f64,
+    categories: &[CategoryExposure<A>],
+    entities: &[EntityExposure<A>],
+) -> Map<String, Value> {
+    let pct = |bps: u32| format!("{}.{:02}", bps / 100, bps % 100);
+    let amount = |v: A| Value::String(v.to_string());
+    let mut m = Map::new();
+    m.insert("total".into(), amount(total));
+    m.insert("risk".into(), json!(risk));
+    m.insert("score".into(), json!(score));
+    m.insert(
+        "exposure".into(),
+        Value::Array(
+            categories
+                .iter()
+                .map(|c| json!({
+                    "category": c.category.as_str(),
+                    "amount": amount(c.amount),
+                    "share_percent": pct(c.share_bps),
+                    "min_hops": c.min_hops,
+                    "ownership": amount(c.ownership),
+                    "direct": amount(c.direct),
+                    "indirect": amount(c.indirect),
+                    "severity": c.severity,
+                    "by_hop": c.by_hop.iter().map(|(h, a)| (h.to_string(), amount(*a))).collect::<Map<_, _>>(),
+                }))
+                .collect(),
+        ),
+    );
+    m.insert("entities".into(), Value::Array(entities.iter().map(|x| json!({"name": x.name, "category": x.category.as_str(), "amount": amount(x.amount), "min_hops": x.min_hops})).collect()));
     m
 }
 
