@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chaintrace_fixturegen::anvil::{Anvil, AnvilOptions};
+use chaintrace_fixturegen::anvil::{Anvil, AnvilOptions, CHAIN_ID};
 use chaintrace_fixturegen::eth_scenario::{self, traffic};
 use chaintrace_ingest::ethereum::extract::{
     block_from_json, call_traces_from_json, extract_block, InternalTraces, Receipt,
@@ -604,7 +604,7 @@ fn typed_frames_like<F: DeserializeOwned, E>(
 fn stage_breakdown(chain: &Chain, pid: Option<u32>) -> Stages {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), OpenMode::Create).expect("open the store");
-    let mut writer = EthWriter::open(&store, 31337, 0).expect("open the writer");
+    let mut writer = EthWriter::open(&store, CHAIN_ID, 0).expect("open the writer");
     let mut conn = Conn::open(chain.anvil.port());
     let mut st = Stages::default();
     let cpu0 = Cpu::now(pid);
@@ -733,7 +733,7 @@ impl ProtoRun {
 fn prototype_run(chain: &Chain, pid: Option<u32>, concurrency: usize, typed: bool) -> ProtoRun {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), OpenMode::Create).expect("open the store");
-    let mut writer = EthWriter::open(&store, 31337, 0).expect("open the writer");
+    let mut writer = EthWriter::open(&store, CHAIN_ID, 0).expect("open the writer");
     let next = &AtomicU64::new(0);
     let port = chain.anvil.port();
     let tip = chain.tip;

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,16 +24,9 @@ fn start_scenario() -> (Anvil, EthManifest) {
 }
 
 fn ingest_eth(db: &Path, url: &str, extra: &[&str]) -> Run {
-    let mut args: Vec<&OsStr> = vec![
-        OsStr::new("--db"),
-        db.as_os_str(),
-        OsStr::new("ingest"),
-        OsStr::new("eth"),
-        OsStr::new("--rpc"),
-        OsStr::new(url),
-    ];
-    args.extend(extra.iter().map(OsStr::new));
-    chaintrace(args)
+    let mut args = vec!["ingest", "eth", "--rpc", url];
+    args.extend(extra);
+    on_db(db, &args)
 }
 
 fn eth_status(db: &Path) -> serde_json::Value {

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use chaintrace_fixturegen::eth_scenario::{self, EthManifest};
@@ -28,33 +27,14 @@ fn indexed() -> (tempfile::TempDir, PathBuf) {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    let url = server.url();
-    chaintrace([
-        OsStr::new("--db"),
-        db.as_os_str(),
-        OsStr::new("ingest"),
-        OsStr::new("eth"),
-        OsStr::new("--rpc"),
-        OsStr::new(&url),
-    ])
-    .ok();
+    on_db(&db, &["ingest", "eth", "--rpc", &server.url()]).ok();
     let tags = scenario_dir().join("eth_scenario.tagpack.yaml");
-    chaintrace([
-        OsStr::new("--db"),
-        db.as_os_str(),
-        OsStr::new("labels"),
-        OsStr::new("import"),
-        tags.as_os_str(),
-    ])
-    .ok();
+    on_db(&db, &["labels", "import", tags.to_str().unwrap()]).ok();
     (dir, db)
 }
 
 fn run_json(db: &Path, args: &[&str]) -> Value {
-    let mut all: Vec<&OsStr> = vec![OsStr::new("--db"), db.as_os_str()];
-    all.extend(args.iter().map(OsStr::new));
-    let run = chaintrace(all).ok();
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", run.stdout))
+    json(on_db(db, args))
 }
 
 const ETHER: u128 = 1_000_000_000_000_000_000;
@@ -308,12 +288,8 @@ fn screening_a_deposit_finds_the_theft_behind_it() {
         ],
     );
     assert_ne!(clean["risk"], "severe", "{clean:#}");
-    let table = {
-        let args = ["screen", "--chain", "eth", &deposit("otc desk", "ETH")];
-        let mut all: Vec<&OsStr> = vec![OsStr::new("--db"), db.as_os_str()];
-        all.extend(args.iter().map(OsStr::new));
-        chaintrace(all).ok().stdout
-    };
+    let otc = deposit("otc desk", "ETH");
+    let table = on_db(&db, &["screen", "--chain", "eth", &otc]).ok().stdout;
     assert!(
         table.contains("risk SEVERE") && table.contains("theft"),
         "{table}"
@@ -325,11 +301,7 @@ fn tables_csv_dot_and_batch_speak_ethereum() {
     let (dir, db) = indexed();
     let m = manifest();
     let thief = addr(&m.truth.theft.thief);
-    let run = |args: &[&str]| {
-        let mut all: Vec<&OsStr> = vec![OsStr::new("--db"), db.as_os_str()];
-        all.extend(args.iter().map(OsStr::new));
-        chaintrace(all)
-    };
+    let run = |args: &[&str]| on_db(&db, args);
     let table = run(&["trace", "--chain", "eth", "--from", &thief])
         .ok()
         .stdout;

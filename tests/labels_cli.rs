@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use common::*;
@@ -14,30 +13,6 @@ const HEIST_BLOCKS: &str = "fixtures/btc/heist/blocks";
 const HEIST_PACK: &str = "fixtures/btc/heist/heist.tagpack.yaml";
 const THEFT_TX: &str = "85930adfe5176fc1548517fbae77914527b7fb91418318ba9b17cc6046b9ef7e";
 const FLEXCOIN: &str = "1DssS2srnAra8ghUpgEHsEARswej4SMgd3";
-
-/// `chaintrace --db DB labels ARGS...`.
-fn labels(db: &Path, args: &[&str]) -> Run {
-    let mut all: Vec<OsString> = vec!["--db".into(), db.into(), "labels".into()];
-    all.extend(args.iter().map(OsString::from));
-    chaintrace(all)
-}
-
-fn json(run: Run) -> Value {
-    serde_json::from_str(&run.ok().stdout).expect("JSON on stdout")
-}
-
-/// `labels import FILES... --output json` (plus `extra` flags), expecting success.
-fn import(db: &Path, files: &[&str], extra: &[&str]) -> Vec<Value> {
-    let args: Vec<&str> = ["import"]
-        .iter()
-        .chain(files)
-        .chain(extra)
-        .chain(&["--output", "json"])
-        .copied()
-        .collect();
-    let out = json(labels(db, &args));
-    out["files"].as_array().unwrap().clone()
-}
 
 fn list(db: &Path, extra: &[&str]) -> Vec<Value> {
     let args: Vec<&str> = ["list", "--format", "json"]

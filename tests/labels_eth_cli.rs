@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::*;
 use serde_json::Value;
@@ -15,26 +14,6 @@ const OFAC_ETH: &str = "fixtures/labels/sanctioned_addresses_ETH.txt";
 const MIXING_PACK: &str = "fixtures/labels/eth/etherscan-wordcloud-mixing_service.yaml";
 /// Tornado Cash 1 ETH pool, as OFAC lists it (EIP-55).
 const POOL_1_ETH: &str = "0x47CE0C6eD5B0Ce3d3A51fdb1C52DC66a7c3c2936";
-
-/// `chaintrace --db DB labels ARGS...`.
-fn labels(db: &Path, args: &[&str]) -> Run {
-    let mut all: Vec<OsString> = vec!["--db".into(), db.into(), "labels".into()];
-    all.extend(args.iter().map(OsString::from));
-    chaintrace(all)
-}
-
-fn json(run: Run) -> Value {
-    serde_json::from_str(&run.ok().stdout).expect("JSON on stdout")
-}
-
-/// `labels import FILES... --output json` (plus `extra`), expecting success.
-fn import(db: &Path, files: &[&str], extra: &[&str]) -> Vec<Value> {
-    let mut args = vec!["import"];
-    args.extend(files);
-    args.extend(extra);
-    args.extend(["--output", "json"]);
-    json(labels(db, &args))["files"].as_array().unwrap().clone()
-}
 
 /// `(format, entries, labels, Ethereum addresses, of them not in the index, invalid)`.
 fn eth_counts(r: &Value) -> (String, u64, u64, u64, u64, usize) {

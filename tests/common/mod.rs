@@ -311,3 +311,34 @@ pub fn mainnet_fixture() -> PathBuf {
 
 pub const MAINNET_TIP_HASH: &str =
     "0000000025c6b644f8add734be7e666fa4afa43ca0204d623a0c0b1fd2104c7a";
+
+/// `chaintrace --db DB ARGS...`, whatever the outcome.
+pub fn on_db(db: &Path, args: &[&str]) -> Run {
+    let mut all: Vec<&OsStr> = vec![OsStr::new("--db"), db.as_os_str()];
+    all.extend(args.iter().map(OsStr::new));
+    chaintrace(all)
+}
+
+/// `chaintrace --db DB labels ARGS...`.
+pub fn labels(db: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["labels"];
+    all.extend(args);
+    on_db(db, &all)
+}
+
+/// The JSON a successful run printed.
+pub fn json(run: Run) -> Value {
+    let run = run.ok();
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON on stdout ({e}):\n{}", run.stdout))
+}
+
+/// `labels import FILES... --output json` (plus `extra` flags), expecting success: the report
+/// of each file.
+pub fn import(db: &Path, files: &[&str], extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["import"];
+    args.extend(files);
+    args.extend(extra);
+    args.extend(["--output", "json"]);
+    json(labels(db, &args))["files"].as_array().unwrap().clone()
+}

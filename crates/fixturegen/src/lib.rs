@@ -37,6 +37,7 @@ mod rest_server;
 mod rng;
 pub mod rpc_replay;
 mod scripts;
+mod tagpack_yaml;
 mod txbuild;
 
 use std::io;

@@ -155,12 +155,7 @@ fn block_18_000_000_has_its_recorded_transfers() {
     );
     // 40 txs carry ETH; tx 27 (0.02861944 ETH) failed, so 39 values moved.
     assert_eq!(out.txs.iter().filter(|t| !t.value.is_zero()).count(), 40);
-    let failed: Vec<u32> = out
-        .txs
-        .iter()
-        .filter(|t| !t.success)
-        .map(|t| t.index)
-        .collect();
+    let failed = failed_indices(&out);
     assert_eq!(failed, [16, 27]);
     assert_eq!(transfers(&out, TransferKind::TxValue).len(), 39);
     // 143 logs with the Transfer topic: 141 ERC-20 (3 topics) and 2 ERC-721 (4 topics).
@@ -270,12 +265,7 @@ fn block_17_000_000_has_its_recorded_transfers() {
     assert_eq!(out.number, 17_000_000);
     assert_eq!(out.txs.len(), 102);
     assert_eq!(out.txs.iter().filter(|t| !t.value.is_zero()).count(), 46);
-    let failed: Vec<u32> = out
-        .txs
-        .iter()
-        .filter(|t| !t.success)
-        .map(|t| t.index)
-        .collect();
+    let failed = failed_indices(&out);
     assert_eq!(failed, [11, 42, 47, 63, 99, 100]);
     // 112 Transfer-topic logs: 93 ERC-20, 19 ERC-721. Before Shanghai: no withdrawals.
     assert_eq!(transfer_topic_logs(&receipts), 112);
@@ -969,4 +959,13 @@ async fn ethereum_etl_recordings_replay_with_the_request_the_test_names() {
     let out = extract_block(&block, &fetched, &InternalTraces::None).expect("extracts");
     assert_eq!(transfers(&out, TransferKind::Token).len(), 2);
     assert_eq!(server.calls("eth_getTransactionReceipt"), 4);
+}
+
+/// Positions of the block's failed transactions.
+fn failed_indices(out: &chaintrace_model::eth::ExtractedBlock) -> Vec<u32> {
+    out.txs
+        .iter()
+        .filter(|t| !t.success)
+        .map(|t| t.index)
+        .collect()
 }

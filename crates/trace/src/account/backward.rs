@@ -20,13 +20,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chaintrace_model::eth::{AssetId, EventNum, U256};
 use chaintrace_model::{AddrId, TxNum};
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::amount::{lr_split, mul_div};
 use super::ledger::{AccountLedger, EventView};
-use super::passthrough::{self, Eligibility, Route};
+use super::passthrough::{self, Contracts, Eligibility, Route};
 use super::result::decimal;
 use crate::attribution::{Attributions, StopSet};
 use crate::backward::{tally, CategoryExposure, EntityExposure, OriginKind};
@@ -146,7 +145,7 @@ struct Walk<'a, L> {
     params: &'a AccountScreenParams,
     asset: AssetId,
     origins: Vec<AccountOrigin>,
-    contracts: FxHashMap<AddrId, bool>,
+    contracts: Contracts<'a>,
     txs: BTreeSet<TxNum>,
     events: usize,
     truncated: bool,
@@ -179,7 +178,7 @@ pub fn screen_account<L: AccountLedger>(
         params,
         asset,
         origins: Vec::new(),
-        contracts: FxHashMap::default(),
+        contracts: Contracts::new(&params.pass_through, params.detect_pass_through),
         txs: BTreeSet::new(),
         events: 0,
         truncated: false,
@@ -388,25 +387,7 @@ impl<L: AccountLedger> Walk<'_, L> {
     }
 
     fn eligibility(&mut self, addr: AddrId) -> Result<Eligibility, TraceError> {
-        if self.params.pass_through.contains(&addr) {
-            return Ok(Eligibility::Always);
-        }
-        if !self.params.detect_pass_through || addr.is_none() {
-            return Ok(Eligibility::No);
-        }
-        let contract = match self.contracts.get(&addr) {
-            Some(c) => *c,
-            None => {
-                let c = self.ledger.is_contract(addr)?;
-                self.contracts.insert(addr, c);
-                c
-            }
-        };
-        Ok(if contract {
-            Eligibility::IfBalanced
-        } else {
-            Eligibility::No
-        })
+        self.contracts.eligibility(self.ledger, addr)
     }
 
     /// Keeps the `max_frontier` largest points; the rest are reported as truncated.
@@ -453,6 +434,8 @@ impl<L: AccountLedger> Walk<'_, L> {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+
+    use rustc_hash::FxHashMap;
 
     use super::*;
     use crate::account::memory::MemAccountLedger;

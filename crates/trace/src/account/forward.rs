@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use super::frontier::{Frontier, Pair};
 use super::ledger::{AccountLedger, EventView};
-use super::passthrough::{self, Eligibility, Route};
+use super::passthrough::{self, Contracts, Eligibility, Route};
 use super::result::{
     label_amounts, summarize, AccountFlow, AccountHolding, AccountStatus, AccountTrace,
     AssetAmount, SourceReport,
@@ -212,7 +212,7 @@ struct Engine<'a, L> {
     absorbing: FxHashMap<Pair, AccountStatus>,
     windows: Vec<Window>,
     sent: BTreeMap<(usize, AssetId), U256>,
-    contracts: FxHashMap<AddrId, bool>,
+    contracts: Contracts<'a>,
     flows: Vec<AccountFlow>,
     events: u64,
     txs: u64,
@@ -236,7 +236,7 @@ pub fn trace_forward<L: AccountLedger>(
         absorbing: FxHashMap::default(),
         windows: Vec::new(),
         sent: BTreeMap::new(),
-        contracts: FxHashMap::default(),
+        contracts: Contracts::new(&params.pass_through, params.detect_pass_through),
         flows: Vec::new(),
         events: 0,
         txs: 0,
@@ -428,25 +428,7 @@ impl<L: AccountLedger> Engine<'_, L> {
         if stops || self.windows.iter().any(|w| w.addr == addr) {
             return Ok(Eligibility::No);
         }
-        if self.params.pass_through.contains(&addr) {
-            return Ok(Eligibility::Always);
-        }
-        if !self.params.detect_pass_through {
-            return Ok(Eligibility::No);
-        }
-        let contract = match self.contracts.get(&addr) {
-            Some(c) => *c,
-            None => {
-                let c = self.ledger.is_contract(addr)?;
-                self.contracts.insert(addr, c);
-                c
-            }
-        };
-        Ok(if contract {
-            Eligibility::IfBalanced
-        } else {
-            Eligibility::No
-        })
+        self.contracts.eligibility(self.ledger, addr)
     }
 
     /// One event: what leaves the sender, then where it goes.

@@ -13,13 +13,15 @@
 //! as pass-through. A named contract that keeps part of its inflow keeps that part's share of
 //! the taint; one that pays out more than it received pays the difference from its balance.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 
 use chaintrace_model::eth::{AssetId, U256};
 use chaintrace_model::AddrId;
 
 use super::amount::{lr_split, sum};
-use super::ledger::EventView;
+use super::ledger::{AccountLedger, EventView};
 use super::state::{AccountPolicy, Parcel};
 use crate::ledger::TraceError;
 use crate::policy::{Policy, Rules};
@@ -156,6 +158,52 @@ fn proportional_segments(
         }
     }
     Ok(outs.into_iter().map(Taint::ordered).collect())
+}
+
+/// Which contracts may pass value through, and a cache of which addresses are contracts: both
+/// walks ask for the same few addresses again and again.
+pub struct Contracts<'p> {
+    named: &'p BTreeSet<AddrId>,
+    detect: bool,
+    known: FxHashMap<AddrId, bool>,
+}
+
+impl<'p> Contracts<'p> {
+    /// `named` forward whatever they receive; with `detect`, any contract whose balance of an
+    /// asset does not change within a transaction does too.
+    pub fn new(named: &'p BTreeSet<AddrId>, detect: bool) -> Self {
+        Contracts {
+            named,
+            detect,
+            known: FxHashMap::default(),
+        }
+    }
+
+    pub fn eligibility<L: AccountLedger>(
+        &mut self,
+        ledger: &L,
+        addr: AddrId,
+    ) -> Result<Eligibility, TraceError> {
+        if self.named.contains(&addr) {
+            return Ok(Eligibility::Always);
+        }
+        if !self.detect || addr.is_none() {
+            return Ok(Eligibility::No);
+        }
+        let contract = match self.known.get(&addr) {
+            Some(c) => *c,
+            None => {
+                let c = ledger.is_contract(addr)?;
+                self.known.insert(addr, c);
+                c
+            }
+        };
+        Ok(if contract {
+            Eligibility::IfBalanced
+        } else {
+            Eligibility::No
+        })
+    }
 }
 
 #[cfg(test)]
