@@ -2,25 +2,37 @@
 //! forward haircut and FIFO traces from a theft, backward screens of 1,000 exchange deposits at
 //! 6 hops (p50/p90/p99), the same screens as a batch at 1 and 2 threads, and peak RSS. No node
 //! is needed: the history is generated from a seeded PRNG, written once into a RocksDB under
-//! `target/` and reused by later runs with the same parameters.
+//! `target/` (keyed by its parameters) and reused by later runs; the run that writes it reports
+//! the write time (transfers/s through `EthWriter::apply`).
 //!
 //! The history (see [`Gen`]): users funded by exchange withdrawals and beacon withdrawals,
 //! ETH transfers paying gas as ingest extracts it (burn to the zero address, tip to the fee
 //! recipient, then the value), two ERC-20 tokens, routers that forward what they receive
 //! within a transaction (internal transfers or token logs), deposit addresses that exchanges
-//! sweep to their hot wallets (gas top-ups for token sweeps), commingling accounts, a few
-//! fee recipients, failed transactions that only pay gas, and an exchange hack whose three
-//! thief addresses launder for the rest of the history. Hot wallets and every other deposit
-//! address are labelled as exchanges.
+//! sweep to their hot wallets (with gas top-ups for token sweeps), commingling accounts, ten
+//! fee recipients, failed transactions that only pay gas, and an exchange hack at 10 % of the
+//! history whose three thief addresses then launder in chunks (peels, router splits, deposits).
+//! Hot wallets and every other deposit address are labelled as exchanges.
+//!
+//! After Criterion, the bench prints single timed runs, the ledger calls each engine makes
+//! (counted and timed through a wrapper ledger), the screens' latency percentiles and batch
+//! scaling, a sample of screens with the engine's default caps, peak RSS, and the same traces
+//! over the whole index preloaded into a `MemAccountLedger` (the engine without storage).
 //!
 //!   cargo bench --bench eth_trace
 //!
 //! Environment: `CHAINTRACE_BENCH_ETH_TRACE_ACCOUNTS` (addresses, default 300000),
 //! `CHAINTRACE_BENCH_ETH_TRACE_BLOCKS` (default 20000), `CHAINTRACE_BENCH_ETH_TRACE_TXS`
 //! (average random transactions per block besides sweeps, default 25),
-//! `CHAINTRACE_BENCH_ETH_TRACE_SCREENS` (default 1000), `CHAINTRACE_BENCH_ETH_TRACE_PROFILE`
-//! (`haircut`, `fifo` or `screen`: only run that, repeatedly, for `perf record`),
-//! `CHAINTRACE_BENCH_ETH_TRACE_MEMORY=0` skips the in-memory ledger comparison.
+//! `CHAINTRACE_BENCH_ETH_TRACE_SCREENS` (default 1000),
+//! `CHAINTRACE_BENCH_ETH_TRACE_MAX_FRONTIER` and `CHAINTRACE_BENCH_ETH_TRACE_MAX_INFLOWS` (screen
+//! hub caps, default 1000 each; the engine's defaults are 100000 and 10000),
+//! `CHAINTRACE_BENCH_ETH_TRACE_DEFAULT_SCREENS` (screens sampled with the engine's default caps,
+//! default 20, 0 skips), `CHAINTRACE_BENCH_ETH_TRACE_MEMORY=0` (skip the in-memory ledger).
+//! `CHAINTRACE_BENCH_ETH_TRACE_PROFILE` skips Criterion and runs one part only: `haircut`,
+//! `fifo`, `screen` (five times each, for `perf record`), `memory-haircut`, `memory-fifo` (the
+//! same over the in-memory ledger), `screen-each` (one line per screen with its ledger calls),
+//! `reads` (storage micro-benchmarks), `forward`, `screens` or `report`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -1233,6 +1245,15 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// CPU time of this process so far (user + system).
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
 fn peak_rss_mib() -> f64 {
     // SAFETY: getrusage only writes the struct it is given.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
@@ -1521,6 +1542,15 @@ fn main() {
             report(&store, &ledger, &attrs, &src, &built);
         } else if what == "reads" {
             micro_reads(&store, &ledger);
+        } else if let Some(policy) = what.strip_prefix("memory-") {
+            // The engine alone, repeatedly, for `perf record`.
+            let mem = preload(&store);
+            let policy = AccountPolicy::parse(policy).expect("policy");
+            for _ in 0..5 {
+                let s = Instant::now();
+                let t = forward(&mem, &attrs, &src, &forward_params(policy));
+                print_trace(&what, &t, s.elapsed());
+            }
         } else if what == "forward" {
             report_forward(&ledger, &attrs, &src);
         } else if what == "screens" {
@@ -1765,23 +1795,25 @@ fn report_screens(ledger: &EthLedger<'_>, attrs: &Attributions, targets: &[Event
             .num_threads(threads)
             .build()
             .unwrap();
-        let s = Instant::now();
+        let (s, cpu) = (Instant::now(), cpu_seconds());
         let r: Vec<Screened> = pool.install(|| {
             targets
                 .par_iter()
                 .map(|t| screen_one(ledger, attrs, *t, &params))
                 .collect()
         });
-        (s.elapsed(), r)
+        (s.elapsed(), cpu_seconds() - cpu, r)
     };
-    let (one, r) = batch(1);
+    let (one, cpu1, r) = batch(1);
     print_screens("screen latency (one thread)", &r);
-    let (two, _) = batch(2);
+    let (two, cpu2, _) = batch(2);
     println!(
-        "batch of {} screens: 1 thread {:.3} s, 2 threads {:.3} s, scaling {:.2}x",
+        "batch of {} screens: 1 thread {:.3} s ({:.1} CPU s), 2 threads {:.3} s ({:.1} CPU s), scaling {:.2}x",
         targets.len(),
         one.as_secs_f64(),
+        cpu1,
         two.as_secs_f64(),
+        cpu2,
         one.as_secs_f64() / two.as_secs_f64()
     );
     let counted = Counted::new(ledger);
@@ -1950,6 +1982,38 @@ fn micro_reads(store: &Store, ledger: &EthLedger<'_>) {
                         .map(EventNum)
                         .collect();
                     store.multi_get::<EthEvents>(&keys).unwrap().len()
+                })
+                .sum()
+        },
+    );
+    run(
+        "8 rows from a history's start: iter_from (fill_cache off)",
+        pairs.len(),
+        &|| {
+            pairs
+                .iter()
+                .map(|(a, s, _)| {
+                    let k = HistoryKey {
+                        addr: *a,
+                        asset: *s,
+                        event: EventNum(0),
+                    };
+                    store.iter_from::<EthHistory>(Some(&k)).take(8).count()
+                })
+                .sum()
+        },
+    );
+    run(
+        "8 rows from a history's start: iter_prefix (fill_cache on)",
+        pairs.len(),
+        &|| {
+            pairs
+                .iter()
+                .map(|(a, s, _)| {
+                    store
+                        .iter_prefix::<EthHistory>(HistoryKey::prefix(*a, *s))
+                        .take(8)
+                        .count()
                 })
                 .sum()
         },
