@@ -103,7 +103,11 @@ pub fn ingest_eth(
         .enable_all()
         .build()
         .map_err(|e| IngestError::Usage(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(run(store, opts, progress, stop))
+    let report = runtime.block_on(run(store, opts, progress, stop));
+    // Blocks are durable through the write-ahead log already; flushing it into table files
+    // spares every later (read-only) open from replaying it.
+    store.flush()?;
+    report
 }
 
 async fn run(
