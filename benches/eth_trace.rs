@@ -40,7 +40,8 @@ use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 use chaintrace_model::eth::{
-    Address, AssetId, EventNum, ExtractedBlock, ExtractedTx, RawTransfer, TransferKind, B256, U256,
+    Address, AssetId, EventNum, ExtractedBlock, ExtractedTx, GasPricing, MixerLogs, RawTransfer,
+    TransferKind, B256, U256,
 };
 use chaintrace_model::{AddrId, Category, Label, TxNum};
 use chaintrace_store::eth::{EthIndex, EthWriter};
@@ -532,6 +533,11 @@ impl Gen {
             effective_gas_price: self.base_fee + prio,
             value: U256::from(value),
             transfers,
+            pricing: GasPricing::Eip1559 {
+                max_fee_per_gas: 100_000_000_000,
+                max_priority_fee_per_gas: prio,
+            },
+            mixer: MixerLogs::default(),
         });
         first_body
     }

@@ -104,17 +104,31 @@ mod support {
         }
 
         /// Forward trace of the theft (`--from label:...`) as JSON, plus `extra` flags.
+        /// The manifest's per-policy figures treat the CoinJoin like any transaction, so the
+        /// traces here cross it under the policy itself (`as-policy`); the default crossing
+        /// is checked on its own below.
         pub fn trace(&self, policy: &str, extra: &[&str]) -> Value {
             let from = format!("label:{THEFT_LABEL}");
             let mut args = vec!["trace", "--from", &from, "--policy", policy];
+            args.extend_from_slice(&["--through-coinjoin", "as-policy"]);
             args.extend_from_slice(extra);
             args.extend_from_slice(&["--format", "json"]);
             self.json(&args)
         }
 
         /// `screen REF --policy P --format json`.
+        /// Screens walk on through the CoinJoin, as the manifest's figures do.
         pub fn screen(&self, reference: &str, policy: &str) -> Value {
-            self.json(&["screen", reference, "--policy", policy, "--format", "json"])
+            self.json(&[
+                "screen",
+                reference,
+                "--policy",
+                policy,
+                "--through-coinjoin",
+                "as-policy",
+                "--format",
+                "json",
+            ])
         }
 
         /// The inputs of a transaction in on-chain order, as `txid:vout`.
@@ -391,6 +405,7 @@ fn label_and_outputs_give_the_same_trace_of_the_stolen_total() {
     for policy in POLICIES {
         let by_label = h.trace(policy, &[]);
         let mut args = vec!["trace", "--policy", policy, "--format", "json"];
+        args.extend_from_slice(&["--through-coinjoin", "as-policy"]);
         for o in &outputs {
             args.extend_from_slice(&["--from", o]);
         }
@@ -987,7 +1002,15 @@ fn csv_and_dot_list_the_same_holdings_as_json() {
         from_json.sort();
 
         let csv = h.run(&[
-            "trace", "--from", &from, "--policy", policy, "--format", "csv",
+            "trace",
+            "--from",
+            &from,
+            "--policy",
+            policy,
+            "--through-coinjoin",
+            "as-policy",
+            "--format",
+            "csv",
         ]);
         let mut lines = csv.lines();
         assert_eq!(
@@ -1006,7 +1029,15 @@ fn csv_and_dot_list_the_same_holdings_as_json() {
         assert_eq!(from_csv, from_json, "{policy}: csv");
 
         let dot = h.run(&[
-            "trace", "--from", &from, "--policy", policy, "--format", "dot",
+            "trace",
+            "--from",
+            &from,
+            "--policy",
+            policy,
+            "--through-coinjoin",
+            "as-policy",
+            "--format",
+            "dot",
         ]);
         assert!(dot.starts_with("digraph trace {"));
         // Holding nodes are ellipses labelled "WHO\nTAINTED sat\nSTATUS"; transactions boxes.
@@ -1030,4 +1061,46 @@ fn csv_and_dot_list_the_same_holdings_as_json() {
         let boxes = dot.lines().filter(|l| l.contains("shape=box")).count();
         assert_eq!(boxes, flows(&r).len(), "{policy}: dot transactions");
     }
+}
+
+/// By default the CoinJoin is recognised (five equal 1 BTC outputs, one coin per owner in, no
+/// change), reported on the path, and crossed by equal split: the thief's coin buys one
+/// denomination, spread as a fifth over the five outputs, and its excess pays the fee.
+#[test]
+fn by_default_the_coinjoin_is_reported_and_crossed_by_equal_split() {
+    let h = Heist::new();
+    let from = format!("label:{THEFT_LABEL}");
+    let r = h.json(&["trace", "--from", &from, "--format", "json"]);
+    let cj = &h.m.coinjoin;
+    let crossed = r["summary"]["mixers"]["crossed"].as_array().unwrap();
+    assert_eq!(crossed.len(), 1);
+    let m = &crossed[0];
+    assert_eq!(m["txid"], cj.txid.as_str());
+    assert_eq!(m["protocol"], "generic");
+    assert_eq!(m["detector"], "equal-output-mix");
+    assert_eq!(sats(&m["denomination"]), cj.denomination_sats);
+    assert_eq!(m["participants"], 5);
+    assert_eq!(m["through"], "equal-split");
+    assert_eq!(m["uncertain"], false);
+    let f = flow(&r, &cj.txid).expect("the CoinJoin is on the path");
+    assert!(f["mixer"].is_object());
+    for out in &cj.outputs {
+        assert_eq!(flow_out(f, out.output.vout), cj.denomination_sats / 5);
+    }
+    let thief_input = cj.inputs[cj.tainted_input_index as usize].input.value_sats;
+    assert_eq!(sats(&f["fee_tainted"]), thief_input - cj.denomination_sats);
+    assert_eq!(r["summary"]["conserved"], true);
+    // The innocent participant's deposit, screened with the default stop, shows CoinJoin
+    // exposure where the walk met the CoinJoin, and no theft behind it.
+    let innocent =
+        h.m.innocent_deposits
+            .iter()
+            .find(|d| d.stolen_sats.is_none())
+            .expect("the CoinJoin participant's deposit (its taint depends on the policy)");
+    let reference = out_ref(&innocent.txid, innocent.vout);
+    let screen = h.json(&["screen", &reference, "--format", "json"]);
+    let coinjoin = exposure(&screen, "coinjoin").expect("coinjoin exposure");
+    assert_eq!(sats(&coinjoin["amount"]), innocent.amount_sats);
+    assert!(exposure(&screen, "theft").is_none());
+    assert_eq!(screen["entities"][0]["name"], "generic CoinJoin");
 }

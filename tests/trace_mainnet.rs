@@ -349,3 +349,57 @@ fn batch_runs_cases_in_parallel_resumes_and_isolates_bad_rows() {
         summary
     );
 }
+
+/// The payments from height 170 to 248 form a real peel chain: each transaction spends the
+/// previous one's change and pays a round amount. The report collapses it into one segment.
+#[test]
+fn the_170_to_248_payments_collapse_into_one_peel_chain() {
+    let db = mainnet_index();
+    let r = json(&chaintrace(
+        db.path(),
+        &[
+            "trace", "--chain", "btc", "--from", COINBASE9, "--format", "json",
+        ],
+    ));
+    let chains = r["peel_chains"].as_array().unwrap();
+    assert_eq!(chains.len(), 1);
+    let c = &chains[0];
+    assert_eq!(c["hops"], 5);
+    assert_eq!(
+        (c["first_height"].as_u64(), c["last_height"].as_u64()),
+        (Some(170), Some(248))
+    );
+    assert_eq!(
+        c["start"],
+        "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16"
+    );
+    assert_eq!(
+        c["end"],
+        "828ef3b079f9c23829c56fe86e85b4a69d9e06e5b54ea597eef5fb3ffef509fe"
+    );
+    let peels: Vec<(u64, u64)> = c["peels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["height"].as_u64().unwrap(), sats(&p["amount"])))
+        .collect();
+    assert_eq!(
+        peels,
+        vec![
+            (170, 1_000_000_000),
+            (181, 1_000_000_000),
+            (182, 100_000_000),
+            (183, 100_000_000)
+        ]
+    );
+    assert_eq!(sats(&c["total_peeled"]), 2_200_000_000);
+    // The last hop pays 10 and 18 BTC, both unspent: nothing says which is change.
+    assert_eq!(c["change_identified"], false);
+    let ends: Vec<&str> = c["ends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(ends, vec![HOLDINGS[4].0, HOLDINGS[5].0]);
+}

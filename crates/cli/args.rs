@@ -53,6 +53,9 @@ pub enum Command {
     /// Look up one block, transaction or address in the index.
     #[command(subcommand)]
     Show(ShowCommand),
+    /// Address clusters (common-input ownership): who else holds an address's coins, and why.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Run chaintrace end to end on the bundled fixtures, in a temporary index.
     Demo(DemoArgs),
     /// Write deterministic regtest test chains (for tests and benchmarks).
@@ -227,6 +230,9 @@ pub enum GenCommand {
     Chain(GenChainArgs),
     /// The documented heist scenario with its ground-truth manifest.
     Heist(GenHeistArgs),
+    /// The mixers scenario (CoinJoins, a 54-hop peel chain, clustering traps) with its
+    /// ground-truth manifest.
+    Mixers(GenMixersArgs),
 }
 
 #[derive(Args, Debug)]
@@ -256,6 +262,12 @@ pub struct GenChainArgs {
 
 #[derive(Args, Debug)]
 pub struct GenHeistArgs {
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct GenMixersArgs {
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -380,6 +392,57 @@ pub struct LabelsShowArgs {
     #[arg(long, value_name = "NET")]
     pub network: Option<chaintrace_model::Network>,
 
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// The cluster of an address: id, size, members, labels, first/last activity, big merges.
+    ///
+    /// Examples:
+    ///   chaintrace cluster show bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh
+    ///   chaintrace cluster show 1DssS2srnAra8ghUpgEHsEARswej4SMgd3 --format json
+    #[command(verbatim_doc_comment)]
+    Show(ClusterShowArgs),
+    /// Why two addresses are in one cluster: the transactions that spent from them together,
+    /// step by step from the first address to the second.
+    Explain(ClusterExplainArgs),
+    /// Merges worth a look: clusters that jumped past a size threshold (1,000, 10,000, ...) or
+    /// joined two large clusters, and transactions skipped because their inputs carry labels of
+    /// different services.
+    Alerts(ClusterAlertsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ClusterShowArgs {
+    /// A Bitcoin address of the index's network.
+    pub address: String,
+    /// List at most this many members (size, labels and activity cover more).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct ClusterExplainArgs {
+    /// The address the explanation starts from.
+    pub from: String,
+    /// The address it ends at.
+    pub to: String,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct ClusterAlertsArgs {
+    /// Only growth alerts whose cluster reached at least this many addresses.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub min_size: u64,
+    /// List at most this many alerts.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub limit: usize,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }

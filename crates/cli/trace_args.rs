@@ -54,6 +54,82 @@ pub enum StrategyArg {
     PureDirtyFirst,
 }
 
+/// How taint crosses a detected CoinJoin.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThroughCoinjoinArg {
+    /// Stop in front of it and report the funds as having reached a mixer.
+    Stop,
+    /// Spread the participant's mixed amount equally over the outputs of its denomination and
+    /// give its change back to it (falls back to haircut, flagged uncertain, when ambiguous).
+    EqualSplit,
+    /// Proportional over every output.
+    Haircut,
+    /// Every output possibly tainted (upper bound).
+    Poison,
+    /// The trace's own policy, as for any transaction (an artefact at a CoinJoin).
+    AsPolicy,
+}
+
+impl From<ThroughCoinjoinArg> for chaintrace_trace::mixer::ThroughCoinjoin {
+    fn from(a: ThroughCoinjoinArg) -> Self {
+        use chaintrace_trace::mixer::ThroughCoinjoin as T;
+        match a {
+            ThroughCoinjoinArg::Stop => T::Stop,
+            ThroughCoinjoinArg::EqualSplit => T::EqualSplit,
+            ThroughCoinjoinArg::Haircut => T::Haircut,
+            ThroughCoinjoinArg::Poison => T::Poison,
+            ThroughCoinjoinArg::AsPolicy => T::AsPolicy,
+        }
+    }
+}
+
+/// How taint crosses a Tornado Cash pool.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThroughTornadoArg {
+    /// End at the pool, reported as reaching a mixer.
+    Stop,
+    /// Every later withdrawal gets the deposits' taint by its probability of spending them
+    /// (the pool-wide share, sharpened where a heuristic links it).
+    AnonymitySet,
+    /// Only withdrawals a heuristic links to a tainted deposit.
+    LinkedOnly,
+}
+
+impl From<ThroughTornadoArg> for chaintrace_trace::account::tornado::ThroughTornado {
+    fn from(a: ThroughTornadoArg) -> Self {
+        use chaintrace_trace::account::tornado::ThroughTornado as T;
+        match a {
+            ThroughTornadoArg::Stop => T::Stop,
+            ThroughTornadoArg::AnonymitySet => T::AnonymitySet,
+            ThroughTornadoArg::LinkedOnly => T::LinkedOnly,
+        }
+    }
+}
+
+/// Tornado Cash linking (Ethereum): the heuristics' parameters.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TornadoArgs {
+    /// H1 and H2 link only within one pool.
+    #[arg(long)]
+    pub tornado_by_pool: bool,
+
+    /// H3: direct transactions needed between a depositor and a withdrawal's recipient.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub tornado_min_interactions: u32,
+
+    /// H4: the window in which a portfolio of deposits (and of withdrawals) is gathered.
+    #[arg(long, default_value_t = 24, value_name = "HOURS")]
+    pub tornado_window_hours: u64,
+
+    /// Heuristics to run, e.g. `H1,H2` (default: all five).
+    #[arg(long, value_name = "LIST")]
+    pub tornado_heuristics: Option<String>,
+
+    /// Anonymity-points claims for H5, CSV `address,block,ap` with a header.
+    #[arg(long, value_name = "FILE")]
+    pub ap_claims: Option<PathBuf>,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TraceFormat {
     Table,
@@ -124,6 +200,20 @@ pub struct TraceArgs {
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub max_fanout: usize,
 
+    /// How taint crosses a CoinJoin (Wasabi, Whirlpool, JoinMarket, generic equal-output).
+    /// Every crossing is reported with its detector and confidence.
+    #[arg(long, value_enum, default_value_t = ThroughCoinjoinArg::EqualSplit)]
+    pub through_coinjoin: ThroughCoinjoinArg,
+
+    /// How taint crosses a Tornado Cash pool (Ethereum). Pools are the mainnet instances and
+    /// any address an imported registry labels `Tornado Cash pool …`. What comes out is
+    /// reported apart, with the heuristic, confidence and anonymity set of each withdrawal.
+    #[arg(long, value_enum, default_value_t = ThroughTornadoArg::AnonymitySet)]
+    pub through_tornado: ThroughTornadoArg,
+
+    #[command(flatten)]
+    pub tornado: TornadoArgs,
+
     /// Transactions a trace may process before the rest is reported as truncated.
     #[arg(long, default_value_t = 5_000_000, value_name = "N")]
     pub max_txs: usize,
@@ -169,6 +259,11 @@ pub struct ScreenArgs {
     /// Where the walk stops (default `any`: any labelled address); see `trace --stop-at`.
     #[arg(long, value_name = "CATEGORIES")]
     pub stop_at: Option<String>,
+
+    /// At a CoinJoin: `stop` counts what came through it as coinjoin exposure; any other mode
+    /// walks on through its inputs, by the screening policy, as through any transaction.
+    #[arg(long, value_enum, default_value_t = ThroughCoinjoinArg::Stop)]
+    pub through_coinjoin: ThroughCoinjoinArg,
 
     /// Override a category's severity: `CATEGORY=LEVEL[@MIN_PERCENT]`, e.g. `gambling=high@1`.
     #[arg(long, value_name = "RULE")]

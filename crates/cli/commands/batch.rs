@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
 use chaintrace_ingest::Progress;
+use chaintrace_trace::account::tornado::TornadoParams;
 use chaintrace_trace::attribution::StopSet;
 use chaintrace_trace::backward::ScreenParams;
 use chaintrace_trace::policy::Rules;
@@ -253,7 +254,9 @@ fn compute_eth<'e>(env: &'e EthEnv<'e>, case: &Case) -> anyhow::Result<CaseResul
                 a => a,
             };
             let params = eth_env::forward_params(policy, max_hops, min, StopSet::Services)?;
-            eth_env::forward_json(env, &[reference.to_string()], &params)?
+            // Batch cases keep to the pools' entrance: crossing them is a choice per case.
+            let tornado = TornadoParams::default();
+            eth_env::forward_json(env, &[reference.to_string()], &params, &tornado)?
         }
         "backward" => {
             let params = super::screen::eth_params(max_hops.unwrap_or(6), None, Default::default());

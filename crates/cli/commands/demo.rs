@@ -12,18 +12,21 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use chaintrace_fixturegen::HeistManifest;
+use chaintrace_fixturegen::{HeistManifest, MixersManifest};
 use chaintrace_ingest::bitcoin::{ingest_blocks_dir, BulkOptions};
 use chaintrace_model::btc::format_btc;
 use chaintrace_model::Network;
 use chaintrace_store::{OpenMode, Store};
 
 use chaintrace_labels::ParseOptions;
+use chaintrace_trace::account::tornado::{ThroughTornado, TornadoParams};
 use chaintrace_trace::attribution::StopSet;
 use chaintrace_trace::backward::ScreenParams;
 use chaintrace_trace::policy::{Policy, Rules};
 
-use crate::args::{DemoArgs, Format, ShowArgs, ShowCommand, StatusArgs};
+use crate::args::{
+    ClusterCommand, ClusterExplainArgs, DemoArgs, Format, ShowArgs, ShowCommand, StatusArgs,
+};
 use crate::exit::data;
 use crate::progress::Bars;
 use crate::trace_args::PolicyArg;
@@ -42,6 +45,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     };
     mainnet(&fixtures, &work)?;
     heist(&fixtures, &work)?;
+    mixers(&fixtures, &work)?;
     ethereum(&fixtures, &work)?;
     if let Some(dir) = &args.keep {
         println!(
@@ -156,11 +160,74 @@ fn heist(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The mixers scenario: a theft taken through Whirlpool, Wasabi 1 and 2, JoinMarket and a long
+/// peel chain; traced through every CoinJoin, and the thief's addresses explained as a cluster.
+fn mixers(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
+    heading("Through the mixers: Whirlpool, Wasabi, JoinMarket and a 54-hop peel chain");
+    let dir = fixtures.join("btc/mixers");
+    let manifest: MixersManifest = serde_json::from_slice(&std::fs::read(dir.join("mixers.json"))?)
+        .map_err(|e| data(format!("{}: {e}", dir.join("mixers.json").display())))?;
+    let db = work.join("mixers-db");
+    ingest(&db, &dir.join("blocks"), Network::Regtest)?;
+    import_labels(&db, &dir.join("mixers.tagpack.yaml"))?;
+    println!(
+        "\nThe theft: {} BTC leave Meridian Exchange at height {} ({}).",
+        format_btc(manifest.theft.stolen_sats),
+        manifest.theft.height,
+        manifest.theft.txid
+    );
+    heading("Where did they go? (haircut; CoinJoins crossed by equal split, the default)");
+    println!("$ chaintrace trace --chain btc --from 'label:{MIXERS_THEFT_LABEL}'\n");
+    let store = super::tracing_env::open(&db)?;
+    let env = super::tracing_env::Env::new(&store)?;
+    let params =
+        super::tracing_env::forward_params(Rules::new(Policy::Haircut), None, 0, StopSet::Services);
+    let source = format!("label:{MIXERS_THEFT_LABEL}");
+    let run = super::tracing_env::forward_run(&env, &[source], &params, 1_000)?;
+    super::trace::print_table(&run.summary_value()?);
+    drop(env);
+    drop(store);
+    let Some(together) = manifest
+        .clusters
+        .together
+        .iter()
+        .find(|c| c.heuristic == "multi_input")
+    else {
+        return Err(data("the mixers manifest lists no multi-input cluster"));
+    };
+    if let (Some(first), Some(last)) = (together.addresses.first(), together.addresses.last()) {
+        heading("Why are these two addresses one actor? (common-input clustering)");
+        println!("$ chaintrace cluster explain {first} {last}\n");
+        let cmd = ClusterCommand::Explain(ClusterExplainArgs {
+            from: first.clone(),
+            to: last.clone(),
+            format: Format::Table,
+        });
+        super::cluster::run(&db, &cmd)?;
+    }
+    println!(
+        "\nThe ground truth of the scenario is in {}.",
+        dir.join("mixers.json").display()
+    );
+    Ok(())
+}
+
+/// The theft label of the mixers tagpack.
+const MIXERS_THEFT_LABEL: &str = "Meridian Exchange hack";
+
 /// Name of the thief's addresses in the heist tagpack.
 const THEFT_LABEL: &str = "Bitvault Exchange hack";
 
 fn import_labels(db: &Path, pack: &Path) -> anyhow::Result<()> {
-    let parsed = chaintrace_labels::parse_file(pack, None, &ParseOptions::default())
+    import_labels_as(db, pack, None)
+}
+
+fn import_labels_as(
+    db: &Path,
+    pack: &Path,
+    format: Option<chaintrace_labels::Format>,
+) -> anyhow::Result<()> {
+    let parsed = chaintrace_labels::parse_file(pack, format, &ParseOptions::default())
         .map_err(|e| data(e.to_string()))?;
     let store = Store::open(db, OpenMode::Create)?;
     let report = chaintrace_labels::import(
@@ -218,6 +285,11 @@ fn ethereum(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
     );
     drop(store);
     import_labels(&db, &dir.join("eth_scenario.tagpack.yaml"))?;
+    import_labels_as(
+        &db,
+        &dir.join("tornado_pools.json"),
+        Some(chaintrace_labels::Format::Tornado),
+    )?;
     let theft = &manifest.truth.theft;
     println!(
         "\nThe theft: 200 ETH and 400,000 CUSD leave Bitvault Exchange's hot wallet at block {} \
@@ -238,7 +310,11 @@ fn ethereum(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
             sources[0], sources[1]
         );
         let params = super::eth_tracing::forward_params(policy, None, "0", StopSet::Services)?;
-        let r = super::eth_tracing::forward_json(&env, &sources, &params)?;
+        let tornado = TornadoParams {
+            mode: ThroughTornado::AnonymitySet,
+            ..TornadoParams::default()
+        };
+        let r = super::eth_tracing::forward_json(&env, &sources, &params, &tornado)?;
         super::eth_tracing::print_forward_table(&r);
     }
     let deposit = manifest

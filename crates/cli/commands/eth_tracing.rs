@@ -8,12 +8,17 @@ use chaintrace_model::{AddrId, TxNum};
 use chaintrace_store::labels::LabelStore;
 use chaintrace_store::tables::LabelTarget;
 use chaintrace_store::Store;
+use chaintrace_trace::account::tornado::{
+    trace_through_tornado, PoolEvents, ThroughTornado, TornadoParams,
+};
 use chaintrace_trace::account::{
-    screen_account, trace_forward, AccountExposure, AccountForwardParams, AccountPolicy,
-    AccountRules, AccountScreenParams, AccountSource, AccountTrace, ScreenTarget,
+    screen_account, AccountExposure, AccountForwardParams, AccountPolicy, AccountRules,
+    AccountScreenParams, AccountSource, AccountTrace, ScreenTarget,
 };
 use chaintrace_trace::attribution::{Attributions, StopSet};
-use chaintrace_trace::eth::{load_eth_attributions, parse_address, EthLedger};
+use chaintrace_trace::eth::{
+    load_eth_attributions, load_pool_events, parse_address, tornado_pools, EthLedger,
+};
 use chaintrace_trace::report::Names;
 use chaintrace_trace::TaintLabel;
 use serde_json::{json, Map, Value};
@@ -249,7 +254,7 @@ impl Names for EthNames {
 }
 
 /// Every address and transaction a forward result names.
-fn ids_of(trace: &AccountTrace) -> (Vec<AddrId>, Vec<TxNum>) {
+pub(super) fn ids_of(trace: &AccountTrace) -> (Vec<AddrId>, Vec<TxNum>) {
     let mut addrs = Vec::new();
     let mut txs = Vec::new();
     for s in &trace.sources {
@@ -286,14 +291,23 @@ fn by_label(names: &EthNames, parts: &[chaintrace_trace::account::result::LabelA
 }
 
 /// A forward trace from `--from`, as the JSON document of the CLI contract.
+/// With `tornado.mode` other than stop, taint that entered a Tornado Cash pool is followed
+/// out of it (`through_tornado`).
 pub fn forward_json(
     env: &EthEnv<'_>,
     refs: &[String],
     params: &AccountForwardParams,
+    tornado: &TornadoParams,
 ) -> anyhow::Result<Value> {
     let (sources, cases) = env.sources(refs)?;
-    let trace = trace_forward(&env.ledger, &env.attrs, &sources, params)?;
-    let (addrs, txs) = ids_of(&trace);
+    let events = match tornado.mode {
+        ThroughTornado::Stop => PoolEvents::default(),
+        _ => load_pool_events(&env.ledger, tornado_pools(&env.ledger, &env.attrs)?)?,
+    };
+    let (trace, crossing) =
+        trace_through_tornado(&env.ledger, &env.attrs, &sources, params, &events, tornado)?;
+    let (mut addrs, mut txs) = ids_of(&trace);
+    super::eth_tornado::ids(&crossing, &events, &mut addrs, &mut txs);
     let names = EthNames::new(&env.ledger, addrs, txs, cases)?;
     let mut m = env.header("forward", params.rules.policy.name());
     m.insert("params".into(), serde_json::to_value(params)?);
@@ -301,10 +315,14 @@ pub fn forward_json(
     m.insert("holdings".into(), holdings_json(&names, &trace));
     m.insert("flows".into(), flows_json(&names, &trace));
     m.insert("summary".into(), summary_json(&names, &trace));
+    if tornado.mode != ThroughTornado::Stop {
+        let crossed = super::eth_tornado::json(&names, &events, &crossing);
+        m.insert("through_tornado".into(), crossed);
+    }
     Ok(Value::Object(m))
 }
 
-fn sources_json(names: &EthNames, t: &AccountTrace) -> Value {
+pub(super) fn sources_json(names: &EthNames, t: &AccountTrace) -> Value {
     Value::Array(
         t.sources
             .iter()
@@ -322,7 +340,7 @@ fn sources_json(names: &EthNames, t: &AccountTrace) -> Value {
     )
 }
 
-fn holdings_json(names: &EthNames, t: &AccountTrace) -> Value {
+pub(super) fn holdings_json(names: &EthNames, t: &AccountTrace) -> Value {
     Value::Array(
         t.holdings
             .iter()
@@ -345,7 +363,7 @@ fn holdings_json(names: &EthNames, t: &AccountTrace) -> Value {
     )
 }
 
-fn flows_json(names: &EthNames, t: &AccountTrace) -> Value {
+pub(super) fn flows_json(names: &EthNames, t: &AccountTrace) -> Value {
     Value::Array(
         t.flows
             .iter()
@@ -369,7 +387,7 @@ fn flows_json(names: &EthNames, t: &AccountTrace) -> Value {
     )
 }
 
-fn summary_json(names: &EthNames, t: &AccountTrace) -> Value {
+pub(super) fn summary_json(names: &EthNames, t: &AccountTrace) -> Value {
     let assets: Vec<Value> = t
         .summary
         .iter()
@@ -534,9 +552,13 @@ pub fn print_forward_table(r: &Value) {
     if s["truncated"] == true {
         println!("some accounts were cut by a cap (see holdings with status `truncated`)");
     }
+    if r.get("through_tornado").is_some() {
+        println!();
+        super::eth_tornado::print(r);
+    }
 }
 
-fn print_asset(r: &Value, a: &Value) {
+pub(super) fn print_asset(r: &Value, a: &Value) {
     let asset = &a["asset"];
     println!("{}", asset.as_str().unwrap_or_default());
     let mut rows = vec![("stolen (source)", show_amount(asset, &a["source"]))];

@@ -1,7 +1,7 @@
 //! `chaintrace gen` (hidden): deterministic regtest chains for tests, benchmarks and rehearsal.
 
 use anyhow::Context;
-use chaintrace_fixturegen::{write_chain, write_heist, BlkWriterOptions, ChainSpec};
+use chaintrace_fixturegen::{write_chain, write_heist, write_mixers, BlkWriterOptions, ChainSpec};
 
 use crate::args::{GenChainArgs, GenCommand};
 use crate::exit::usage;
@@ -14,6 +14,17 @@ pub fn run(cmd: &GenCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("writing the heist scenario to {}", a.out.display()))?;
             eprintln!(
                 "wrote the heist scenario to {}: tip {} {}, manifest heist.json, labels heist.tagpack.yaml",
+                a.out.display(),
+                manifest.chain.tip_height,
+                manifest.chain.tip_hash
+            );
+            Ok(())
+        }
+        GenCommand::Mixers(a) => {
+            let manifest = write_mixers(&a.out, &BlkWriterOptions::default())
+                .with_context(|| format!("writing the mixers scenario to {}", a.out.display()))?;
+            eprintln!(
+                "wrote the mixers scenario to {}: tip {} {}, manifest mixers.json, labels mixers.tagpack.yaml",
                 a.out.display(),
                 manifest.chain.tip_height,
                 manifest.chain.tip_hash

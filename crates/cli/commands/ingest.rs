@@ -32,6 +32,7 @@ pub fn writer_options(args: &BtcIngestArgs) -> WriterOptions {
         utxo_cache_entries: cache * 3 / 4 / UTXO_ENTRY_BYTES,
         addr_cache_entries: cache / 4 / ADDR_ENTRY_BYTES,
         durability: Durability::Logged,
+        ..WriterOptions::default()
     }
 }
 

@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 mod batch;
+mod cluster;
 mod demo;
+mod eth_tornado;
 mod eth_tracing;
 mod gen;
 mod ingest;
@@ -26,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Batch(args) => batch::run(&cli.db, &args),
         Command::Labels(cmd) => labels::run(&cli.db, &cmd),
         Command::Show(cmd) => show::run(&cli.db, &cmd),
+        Command::Cluster(cmd) => cluster::run(&cli.db, &cmd),
         Command::Demo(args) => demo::run(&args),
         Command::Gen(cmd) => gen::run(&cmd),
     }

@@ -66,6 +66,7 @@ fn params(args: &ScreenArgs) -> anyhow::Result<ScreenParams> {
         max_hops: args.max_hops,
         stop_at: env::parse_stop_at(args.stop_at.as_deref(), StopSet::AnyLabel),
         severity,
+        through_coinjoin: args.through_coinjoin.into(),
         ..ScreenParams::default()
     })
 }

@@ -35,6 +35,7 @@ pub fn run(db: &Path, args: &TraceArgs) -> anyhow::Result<()> {
     params.strategy = env::strategy(args.strategy);
     params.max_fanout = args.max_fanout;
     params.max_txs = args.max_txs;
+    params.through_coinjoin = args.through_coinjoin.into();
     if args.format == TraceFormat::Dot {
         return dot(&env, args, &params);
     }
@@ -76,8 +77,9 @@ fn eth(store: &chaintrace_store::Store, args: &TraceArgs) -> anyhow::Result<()> 
     )?;
     params.until_height = args.until_height;
     params.max_events = args.max_txs as u64;
+    let tornado = super::eth_tornado::params(&env.ledger, args.through_tornado, &args.tornado)?;
     let report = env::with_threads(args.threads, || {
-        eth_env::forward_json(&env, &args.from, &params)
+        eth_env::forward_json(&env, &args.from, &params, &tornado)
     })??;
     match args.format {
         TraceFormat::Json => env::write_json(std::io::stdout().lock(), &report)?,
@@ -168,6 +170,8 @@ pub fn print_table(r: &Value) {
     }
     render::key_values(&rows);
     print_services(r);
+    print_mixers(&s["mixers"]);
+    print_peel_chains(&r["peel_chains"]);
     print_hops(s);
     print_holdings(r);
     match s["conserved"].as_bool() {
@@ -212,13 +216,100 @@ fn print_services(r: &Value) {
     }
 }
 
+/// CoinJoins on the path: which protocol, by which detector and how surely, how taint crossed.
+fn print_mixers(m: &Value) {
+    let Some(crossed) = m["crossed"].as_array().filter(|c| !c.is_empty()) else {
+        return;
+    };
+    println!("\nmixers on the path");
+    for c in crossed {
+        println!(
+            "  hop {:>3}  {:<14} {} (detector {}, confidence {}%, d = {} BTC, {} participants)  {}{}",
+            c["hop"].to_string(),
+            c["protocol"].as_str().unwrap_or_default(),
+            c["txid"].as_str().unwrap_or_default(),
+            c["detector"].as_str().unwrap_or_default(),
+            c["confidence"],
+            btc(&c["denomination"]),
+            c["participants"],
+            c["through"].as_str().unwrap_or_default(),
+            if c["uncertain"] == true { ", uncertain: fell back to haircut" } else { "" }
+        );
+    }
+    let total = |v: &Value| {
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, a)| sats(a))
+            .sum::<u64>()
+    };
+    println!(
+        "  reached a mixer (stopped there): {} BTC; traced out of a mixer: {} BTC",
+        format_btc(total(&m["reached"])),
+        format_btc(total(&m["traced_out"]))
+    );
+}
+
+/// Each peel chain as one line, with the peels that reached a labelled service.
+fn print_peel_chains(chains: &Value) {
+    let Some(chains) = chains.as_array().filter(|c| !c.is_empty()) else {
+        return;
+    };
+    println!("\npeel chains (collapsed)");
+    for c in chains {
+        let peels = c["peels"].as_array().map_or(&[][..], Vec::as_slice);
+        println!(
+            "  {} hops, heights {}-{}: {} BTC peeled in {} payments ({} BTC of it tainted)",
+            c["hops"],
+            c["first_height"],
+            c["last_height"],
+            btc(&c["total_peeled"]),
+            peels.len(),
+            btc(&c["tainted_peeled"]),
+        );
+        let what = if c["change_identified"] == true {
+            "change left"
+        } else {
+            "last hop (change unclear)"
+        };
+        for e in c["ends"].as_array().into_iter().flatten() {
+            println!(
+                "      {what}: {:>18} BTC at {}",
+                btc(&e["amount"]),
+                e["ref"].as_str().unwrap_or_default()
+            );
+        }
+        for p in peels.iter().filter(|p| p["status"] == "stopped-at-label") {
+            println!(
+                "      {:>18} BTC to {} at height {}",
+                btc(&p["tainted"]),
+                first_label(p),
+                p["height"]
+            );
+        }
+    }
+}
+
+/// Hop rows shown before the rest is summed up (a peel chain has one hop per payment).
+const HOP_ROWS: usize = 12;
+
 fn print_hops(s: &Value) {
     let Some(by_hop) = s["by_hop"].as_object().filter(|m| m.len() > 1) else {
         return;
     };
+    let mut hops: Vec<(u64, u64)> = by_hop
+        .iter()
+        .map(|(k, v)| (k.parse().unwrap_or(0), sats(v)))
+        .collect();
+    hops.sort_unstable();
     println!("\nheld, by hop");
-    for (hop, v) in by_hop {
-        println!("  hop {hop:>3}  {:>18} BTC", btc(v));
+    for (hop, v) in hops.iter().take(HOP_ROWS) {
+        println!("  hop {hop:>3}  {:>18} BTC", format_btc(*v));
+    }
+    if let Some((first, _)) = hops.get(HOP_ROWS) {
+        let rest: u64 = hops[HOP_ROWS..].iter().map(|(_, v)| v).sum();
+        let last = hops.last().map_or(0, |(h, _)| *h);
+        println!("  hops {first}-{last} {:>18} BTC", format_btc(rest));
     }
 }
 

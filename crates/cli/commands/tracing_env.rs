@@ -358,6 +358,7 @@ fn forward_params_json(p: &ForwardParams, source_limit: usize) -> Value {
         "max_fanout": p.max_fanout,
         "max_txs": p.max_txs,
         "max_source_outputs": source_limit,
+        "through_coinjoin": p.through_coinjoin,
     })
 }
 
@@ -387,7 +388,7 @@ pub fn backward_report(
     let mut m = env.header("backward", policy);
     m.insert(
         "params".into(),
-        json!({"max_hops": params.max_hops, "stop_at": stop_json(&params.stop_at), "max_frontier": params.max_frontier, "severity": params.severity}),
+        json!({"max_hops": params.max_hops, "stop_at": stop_json(&params.stop_at), "max_frontier": params.max_frontier, "severity": params.severity, "through_coinjoin": params.through_coinjoin}),
     );
     m.insert(
         "sources".into(),

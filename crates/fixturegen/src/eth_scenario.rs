@@ -44,9 +44,18 @@
 //!     address, w06..w08 to its Northbank one; split4 pays Keyport 4.8 ETH. w09, w10 keep
 //!     their 0.99 ETH.
 //! 19. Bystander traffic: a 1 ETH customer deposit at Northbank, a 0.5 ETH payment.
+//! 20. –28. **Linking heuristics**, appended so that every fact above stays true: a 0.1 ETH
+//!     pool, and deposits and withdrawals by fresh actors (funded with `anvil_setBalance` just
+//!     before block 20) that exercise each Tornado Cash heuristic of tracing spec §5.2 — address
+//!     reuse (H1), unique gas price (H2, legacy and EIP-1559), linked addresses (H3),
+//!     multi-denomination portfolios within 24 h of block time (H4), anonymity-point claims
+//!     (H5) — with relayed withdrawals and decoys none may link. The script is in
+//!     `eth_scenario/tornado.rs`; the manifest's `tornado` section lists every deposit and
+//!     withdrawal of both pools and the exact expected links.
 //!
 //! Exact amounts, gas, the deposit↔withdrawal pairs and the final balances are in the
-//! manifest; [`write()`] stores it as `eth_scenario.json` next to `eth_scenario.tagpack.yaml`.
+//! manifest; [`write()`] stores it as `eth_scenario.json` next to `eth_scenario.tagpack.yaml`,
+//! the pool registry `tornado_pools.json` and the anonymity-point claims `ap_claims.csv`.
 
 mod abi;
 mod cast;
@@ -55,6 +64,7 @@ mod play;
 pub mod record;
 mod story;
 mod tagpack;
+mod tornado;
 pub mod traffic;
 
 use std::fs;
@@ -98,12 +108,30 @@ pub fn run(anvil: &Anvil) -> Result<EthManifest> {
     build_manifest(&p, &deployed, outcome)
 }
 
-/// Writes `dir/eth_scenario.json` and `dir/eth_scenario.tagpack.yaml`.
+/// Writes `dir/eth_scenario.json`, `dir/eth_scenario.tagpack.yaml`, the pool registry
+/// `dir/tornado_pools.json` and the anonymity-point claims `dir/ap_claims.csv`.
 pub fn write(dir: &Path, manifest: &EthManifest) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(manifest).map_err(io::Error::other)?;
     fs::write(dir.join("eth_scenario.json"), json + "\n")?;
-    fs::write(dir.join("eth_scenario.tagpack.yaml"), tagpack(manifest))
+    fs::write(dir.join("eth_scenario.tagpack.yaml"), tagpack(manifest))?;
+    fs::write(dir.join(TORNADO_POOLS), tornado_registry(manifest))?;
+    fs::write(dir.join(AP_CLAIMS), ap_claims_csv(manifest))
+}
+
+/// File name of the scenario's pool registry (`{"0x…": "1 ETH"}`).
+pub const TORNADO_POOLS: &str = "tornado_pools.json";
+/// File name of the scenario's anonymity-point claims (`address,block,ap`).
+pub const AP_CLAIMS: &str = "ap_claims.csv";
+
+/// The scenario's pools in the format of `fixtures/labels/eth/tornado_pools.json`.
+pub fn tornado_registry(manifest: &EthManifest) -> String {
+    tornado::registry(&manifest.tornado)
+}
+
+/// The scenario's anonymity-point claims as CSV with header `address,block,ap`.
+pub fn ap_claims_csv(manifest: &EthManifest) -> String {
+    tornado::claims_csv(&manifest.tornado)
 }
 
 /// File name of the recorded node answers (see [`record::record_chain`]).
@@ -134,8 +162,9 @@ fn build_manifest(p: &Play<'_>, d: &Deployed, out: Outcome) -> Result<EthManifes
     let anvil = p.anvil;
     let genesis = anvil.block(Some(0))?;
     let tip = anvil.block(None)?;
-    let addresses = named_addresses(d);
+    let addresses = named_addresses(d, out.tornado.small_pool);
     let theft_receipt = p.receipt(&out.theft_eth_tx)?;
+    let tornado = tornado::truth(p, d, &out.notes, &out.tornado)?;
     let truth = GroundTruth {
         theft: Theft {
             victim: HOT_WALLET,
@@ -191,23 +220,33 @@ fn build_manifest(p: &Play<'_>, d: &Deployed, out: Outcome) -> Result<EthManifes
         blocks: p.blocks.clone(),
         txs: p.txs.clone(),
         truth,
+        tornado,
     })
 }
 
 /// The label and category an investigator would have for an address, if any.
-fn label_of(address: Address, d: &Deployed) -> Option<(&'static str, &'static str)> {
+fn label_of(
+    address: Address,
+    d: &Deployed,
+    small_pool: Address,
+) -> Option<(&'static str, &'static str)> {
     match address {
         HOT_WALLET => Some((BITVAULT, "exchange")),
         NB_THIEF | NB_OTC | NB_CUSTOMER => Some((NORTHBANK, "exchange")),
         KP_THIEF | KP_OTC => Some((KEYPORT, "exchange")),
         THIEF => Some(("Bitvault Exchange hack", "theft")),
         a if a == d.pool => Some(("MixerPool 1 ETH", "mixer")),
+        a if a == small_pool => Some(("MixerPool 0.1 ETH", "mixer")),
         _ => None,
     }
 }
 
-fn named_addresses(d: &Deployed) -> Vec<NamedAddress> {
-    let prefunded = |a: Address| PREFUND.iter().find(|(p, _)| *p == a).map_or(0, |(_, w)| *w);
+fn named_addresses(d: &Deployed, small_pool: Address) -> Vec<NamedAddress> {
+    let prefunded = |a: Address| {
+        let story = PREFUND.iter().find(|(p, _)| *p == a).map(|(_, w)| *w);
+        let tornado = tornado::ACTORS.iter().find(|t| t.0 == a).map(|t| t.3);
+        story.or(tornado).unwrap_or(0)
+    };
     let mut actors: Vec<(Address, String, String, String)> = actors()
         .into_iter()
         .map(|a| (a.address, a.name.into(), a.role.into(), a.owner.into()))
@@ -237,10 +276,19 @@ fn named_addresses(d: &Deployed) -> Vec<NamedAddress> {
         "block fee recipient".into(),
         "validator".into(),
     ));
+    actors.push((
+        small_pool,
+        "mixer_pool_small".into(),
+        "Tornado-style 0.1 ETH pool".into(),
+        "contract".into(),
+    ));
+    for (address, name, role, _) in tornado::ACTORS {
+        actors.push((address, name.into(), role.into(), "tornado user".into()));
+    }
     actors
         .into_iter()
         .map(|(address, name, role, owner)| {
-            let label = label_of(address, d);
+            let label = label_of(address, d, small_pool);
             NamedAddress {
                 address,
                 name,
@@ -349,7 +397,10 @@ call whose reverted subtree tries to pay a decoy, moves the tokens through hops 
 4 bystander deposits, and has a relayer withdraw all 10 notes to fresh addresses (0.01 ETH fee \
 each), 8 of which pay 0.98 ETH into its Keyport and Northbank deposit addresses. 12 ETH stolen \
 reach an OTC desk that already held 6 ETH clean; it pays 8 ETH to Northbank, receives 7.84 ETH \
-clean, and pays 14 ETH to Keyport. See the eth_scenario module docs for the block-by-block script.";
+clean, and pays 14 ETH to Keyport. Blocks 20-28 add a 0.1 ETH pool and clean pool users whose \
+deposits and withdrawals exercise each Tornado Cash linking heuristic (H1-H5) and decoys that none \
+may link (see the tornado section). See the eth_scenario module docs for the block-by-block \
+script.";
 
 const CONVENTIONS: &str = "Addresses are lowercase 0x hex. Amounts are decimal strings in base \
 units: wei for ETH, 1e-6 for CUSD (6 decimals). Each tx pays fee_wei = gas_used × \
@@ -357,5 +408,7 @@ effective_gas_price_wei, of which burnt_wei = gas_used × base_fee_per_gas_wei i
 goes to the coinbase; value transfers in truth.transfers exclude gas. moved=false marks value that \
 a failed tx or a reverted subtree attempted but did not move. funds says what the story intends: \
 stolen, clean, commingled (paid from the OTC desk's mixed balance), mixer (paid by the pool). \
-Exchange, thief and bystander balances set with anvil_setBalance are in prefunded_wei; the thief's \
-addresses and the OTC desk start empty.";
+Exchange, thief and bystander balances set with anvil_setBalance (before block 1; for the tornado \
+users, before block 20) are in prefunded_wei; the thief's addresses and the OTC desk start empty. \
+Legacy transactions carry gas_price_wei, which is then also their fee cap and priority fee; every \
+transaction pays min(max fee, base fee + priority fee) per gas.";

@@ -17,7 +17,8 @@
 //! * **Bounded memory.** Chains are streamed block by block; only the live UTXO set is kept.
 //!
 //! Entry points: [`write_chain`] / [`generate_chain`], [`write_heist`] / [`generate_heist`]
-//! (the scenario is told in the [`heist`] module), [`fork_chain`], [`BlkWriter`] /
+//! (the scenario is told in the [`heist`] module), [`write_mixers`] / [`generate_mixers`]
+//! (CoinJoins, a long peel chain and clustering traps, told in [`mixers`]), [`fork_chain`], [`BlkWriter`] /
 //! [`read_blk_dir`], and [`RestServer`].
 //!
 //! Ethereum: [`anvil::Anvil`] runs a real, pinned anvil node (provisioned from npm into
@@ -33,6 +34,7 @@ pub mod eth_scenario;
 mod fork;
 pub mod heist;
 mod keys;
+pub mod mixers;
 mod rest_server;
 mod rng;
 pub mod rpc_replay;
@@ -55,6 +57,11 @@ pub use heist::{
     generate_heist, write_heist, ChainFacts, CoinJoin, CoinJoinInput, CoinJoinOutput,
     Consolidation, Deposit, DepositAddress, Entities, Exchange, HeistChain, HeistManifest,
     OutputRef, PeelHop, Split, Theft, Thief, Transfer, BITVAULT, KEYPORT, NORTHBANK,
+};
+pub use mixers::{
+    generate_mixers, write_mixers, ClusterExpectations, Coordinator, Distribution, ExpectedCluster,
+    Merge, MixInput, MixOutput, MixersChain, MixersExchange, MixersManifest, MixersTheft, MixingTx,
+    PeelChain, Purposed, SeparatePair, MERIDIAN, QUAYSIDE, TALLYPORT,
 };
 pub use rest_server::RestServer;
 pub use rpc_replay::RpcReplay;

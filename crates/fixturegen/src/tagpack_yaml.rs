@@ -24,6 +24,23 @@ pub(crate) struct Tag<'a> {
 }
 
 pub(crate) fn render(pack: &Pack<'_>, tags: &[Tag<'_>]) -> String {
+    render_entries(pack, tags.iter().map(|tag| (tag, None)))
+}
+
+/// Like [`render`], but every tag states its own `is_cluster_definer`, so one pack can hold
+/// service tags that define their cluster's entity next to tags that must not (a theft
+/// address says nothing about the rest of its cluster).
+pub(crate) fn render_with_definers(pack: &Pack<'_>, tags: &[(Tag<'_>, bool)]) -> String {
+    render_entries(
+        pack,
+        tags.iter().map(|(tag, definer)| (tag, Some(*definer))),
+    )
+}
+
+fn render_entries<'t, 'a: 't>(
+    pack: &Pack<'_>,
+    tags: impl Iterator<Item = (&'t Tag<'a>, Option<bool>)>,
+) -> String {
     let mut out = String::new();
     let header = [
         ("title", pack.title),
@@ -43,12 +60,15 @@ pub(crate) fn render(pack: &Pack<'_>, tags: &[Tag<'_>]) -> String {
         let _ = writeln!(out, "is_cluster_definer: true");
     }
     let _ = writeln!(out, "tags:");
-    for tag in tags {
+    for (tag, definer) in tags {
         let _ = writeln!(out, "  - label: {}", quote(tag.label));
         let _ = writeln!(out, "    address: {}", quote(tag.address));
         let _ = writeln!(out, "    category: {}", quote(tag.category));
         if let Some(abuse) = tag.abuse {
             let _ = writeln!(out, "    abuse: {}", quote(abuse));
+        }
+        if let Some(definer) = definer {
+            let _ = writeln!(out, "    is_cluster_definer: {definer}");
         }
     }
     out

@@ -233,9 +233,33 @@ fn scenario_receipts_statuses_and_events() {
     let pool = json!(m.contracts.mixer_pool.address);
     let with_topic =
         |t: &str| -> Vec<&Value> { logs.iter().filter(|l| l["topics"][0] == json!(t)).collect() };
-    let deposits = with_topic(DEPOSIT_TOPIC0);
+    // Both pools' events are in the tornado section; the 1 ETH pool's also in truth.mixer.
+    assert_eq!(with_topic(DEPOSIT_TOPIC0).len(), m.tornado.deposits.len());
+    assert_eq!(
+        with_topic(WITHDRAWAL_TOPIC0).len(),
+        m.tornado.withdrawals.len()
+    );
+    for (log, d) in with_topic(DEPOSIT_TOPIC0).iter().zip(&m.tornado.deposits) {
+        assert_eq!(log["address"], json!(d.pool));
+        assert_eq!(log["transactionHash"], json!(d.tx));
+        assert_eq!(log["topics"][1], json!(d.commitment));
+    }
+    for (log, w) in with_topic(WITHDRAWAL_TOPIC0)
+        .iter()
+        .zip(&m.tornado.withdrawals)
+    {
+        assert_eq!(log["address"], json!(w.pool));
+        assert_eq!(log["transactionHash"], json!(w.tx));
+    }
+    let in_pool = |t: &str| -> Vec<&Value> {
+        with_topic(t)
+            .into_iter()
+            .filter(|l| l["address"] == pool)
+            .collect()
+    };
+    let deposits = in_pool(DEPOSIT_TOPIC0);
     assert_eq!(deposits.len(), m.truth.mixer.deposits.len());
-    assert_eq!(deposits.len(), 14);
+    assert_eq!(deposits.len(), 14 + 15, "the story's, then blocks 20-28");
     for (log, d) in deposits.iter().zip(&m.truth.mixer.deposits) {
         assert_eq!(log["address"], pool);
         assert_eq!(log["topics"][1], json!(d.commitment));
@@ -243,8 +267,8 @@ fn scenario_receipts_statuses_and_events() {
         assert_eq!(data.len(), 2 + 2 * 64, "leafIndex ‖ timestamp");
         assert_eq!(u32::from_str_radix(&data[2..66], 16).unwrap(), d.leaf_index);
     }
-    let withdrawals = with_topic(WITHDRAWAL_TOPIC0);
-    assert_eq!(withdrawals.len(), 12);
+    let withdrawals = in_pool(WITHDRAWAL_TOPIC0);
+    assert_eq!(withdrawals.len(), 12 + 14, "the story's, then blocks 20-28");
     for (log, w) in withdrawals.iter().zip(&m.truth.mixer.withdrawals) {
         assert_eq!(log["address"], pool);
         let relayer = &log["topics"][1].as_str().unwrap()[26..];
@@ -291,7 +315,8 @@ fn scenario_ground_truth_accounts_for_every_balance() {
         assert_eq!(tx.fee_wei, tx.burnt_wei + tx.tip_wei);
         assert_eq!(
             tx.effective_gas_price_wei,
-            tx.base_fee_per_gas_wei + tx.max_priority_fee_per_gas_wei
+            tx.max_fee_per_gas_wei
+                .min(tx.base_fee_per_gas_wei + tx.max_priority_fee_per_gas_wei)
         );
         *eth.entry(tx.from).or_default() -= tx.fee_wei as i128;
         *eth.entry(m.chain.coinbase).or_default() += tx.tip_wei as i128;
@@ -327,8 +352,13 @@ fn scenario_ground_truth_accounts_for_every_balance() {
     assert_eq!(balance("thief.after_revert").eth_wei, 10 * ETHER);
     assert_eq!(
         balance("mixer_pool").eth_wei,
-        2 * ETHER,
-        "two bystander notes"
+        3 * ETHER,
+        "two bystander notes, and tc.g30b's note from block 21"
+    );
+    assert_eq!(
+        balance("mixer_pool_small").eth_wei,
+        0,
+        "every note withdrawn"
     );
     assert_eq!(balance("splitter").eth_wei, 0, "pass-through");
     assert_eq!(balance("thief.w09").eth_wei, 99 * ETHER / 100);
@@ -347,7 +377,7 @@ fn scenario_ground_truth_accounts_for_every_balance() {
         .filter(|w| w.owner == "thief")
         .count();
     assert_eq!(thief_pairs, 10);
-    assert_eq!(m.truth.mixer.unspent_commitments.len(), 2);
+    assert_eq!(m.truth.mixer.unspent_commitments.len(), 3);
     let otc = &m.truth.commingling.events;
     let dirs: Vec<&str> = otc.iter().map(|e| e.direction.as_str()).collect();
     assert_eq!(dirs, ["in", "in", "out", "in", "out"]);
@@ -487,6 +517,19 @@ fn scenario_is_deterministic_and_matches_the_committed_copy() {
     );
     let tags = std::fs::read_to_string(dir.join("eth_scenario.tagpack.yaml")).unwrap();
     assert_eq!(tags, eth_scenario::tagpack(&m));
+    for (file, text) in [
+        (
+            eth_scenario::TORNADO_POOLS,
+            eth_scenario::tornado_registry(&m),
+        ),
+        (eth_scenario::AP_CLAIMS, eth_scenario::ap_claims_csv(&m)),
+    ] {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(file)).unwrap(),
+            text,
+            "{file}"
+        );
+    }
 }
 
 #[test]

@@ -168,6 +168,85 @@ pub struct ExtractedTx {
     pub effective_gas_price: u128,
     pub value: U256,
     pub transfers: Vec<RawTransfer>,
+    /// The fee terms the sender chose: a wallet fingerprint (tracing spec §5.2, H2).
+    pub pricing: GasPricing,
+    /// Tornado-shaped `Deposit`/`Withdrawal` logs; empty for a failed transaction.
+    pub mixer: MixerLogs,
+}
+
+/// The fee terms a transaction was signed with. Wallets fill them in their own way, so equal
+/// terms hint at the same wallet; the price actually paid is `effective_gas_price`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GasPricing {
+    /// Legacy and EIP-2930 transactions: one `gasPrice`.
+    Legacy { gas_price: u128 },
+    /// EIP-1559 fee market (also blob and EIP-7702 transactions).
+    Eip1559 {
+        max_fee_per_gas: u128,
+        max_priority_fee_per_gas: u128,
+    },
+}
+
+/// `topic0` of Tornado Cash's `Deposit(bytes32 indexed commitment, uint32 leafIndex, uint256
+/// timestamp)`.
+pub const TORNADO_DEPOSIT_TOPIC: B256 = B256::new([
+    0xa9, 0x45, 0xe5, 0x1e, 0xec, 0x50, 0xab, 0x98, 0xc1, 0x61, 0x37, 0x6f, 0x0d, 0xb4, 0xcf, 0x2a,
+    0xeb, 0xa3, 0xec, 0x92, 0x75, 0x5f, 0xe2, 0xfc, 0xd3, 0x88, 0xbd, 0xbb, 0xb8, 0x0f, 0xf1, 0x96,
+]);
+
+/// `topic0` of Tornado Cash's `Withdrawal(address to, bytes32 nullifierHash, address indexed
+/// relayer, uint256 fee)`.
+pub const TORNADO_WITHDRAWAL_TOPIC: B256 = B256::new([
+    0xe9, 0xe5, 0x08, 0xba, 0xd6, 0xd4, 0xc3, 0x22, 0x7e, 0x88, 0x1c, 0xa1, 0x90, 0x68, 0xf0, 0x99,
+    0xda, 0x81, 0xb5, 0x16, 0x4d, 0xd6, 0xd6, 0x2b, 0x2e, 0xaf, 0x1e, 0x8b, 0xc6, 0xc3, 0x49, 0x31,
+]);
+
+/// One Tornado-shaped pool event. Any contract can emit these logs; which contracts are real
+/// pools is decided later, from a registry of pool addresses.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MixerEvent {
+    Deposit {
+        /// The emitting contract.
+        contract: Address,
+        commitment: B256,
+        leaf_index: u32,
+        /// The `timestamp` the pool logged (its `block.timestamp`).
+        timestamp: u64,
+    },
+    Withdrawal {
+        contract: Address,
+        /// The recipient of the note's value (`to`).
+        to: Address,
+        nullifier_hash: B256,
+        /// The zero address for a self-relayed withdrawal.
+        relayer: Address,
+        fee: U256,
+    },
+}
+
+impl MixerEvent {
+    pub fn contract(&self) -> Address {
+        match self {
+            MixerEvent::Deposit { contract, .. } | MixerEvent::Withdrawal { contract, .. } => {
+                *contract
+            }
+        }
+    }
+
+    pub fn is_deposit(&self) -> bool {
+        matches!(self, MixerEvent::Deposit { .. })
+    }
+}
+
+/// The mixer events of one transaction, in log order, and how many logs carried a mixer
+/// topic but not the exact Tornado layout (skipped: a contract must not be able to stop
+/// ingestion or plant a half-decoded event).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MixerLogs {
+    pub events: Vec<MixerEvent>,
+    pub malformed: u32,
 }
 
 /// One block, reduced to what the index keeps: its identity, its transactions' transfers and
@@ -190,6 +269,16 @@ impl ExtractedBlock {
     /// Number of transfers the block adds to the index.
     pub fn transfer_count(&self) -> usize {
         self.txs.iter().map(|t| t.transfers.len()).sum::<usize>() + self.credits.len()
+    }
+
+    /// Number of Tornado-shaped events the block adds to the index.
+    pub fn mixer_event_count(&self) -> usize {
+        self.txs.iter().map(|t| t.mixer.events.len()).sum()
+    }
+
+    /// Logs with a mixer topic that were skipped as malformed.
+    pub fn malformed_mixer_logs(&self) -> u64 {
+        self.txs.iter().map(|t| u64::from(t.mixer.malformed)).sum()
     }
 }
 
@@ -232,6 +321,26 @@ mod tests {
         assert_eq!(format_units(U256::from(1u64), 18), "0.000000000000000001");
         assert_eq!(format_units(U256::ZERO, 18), "0");
         assert_eq!(format_units(U256::from(2_000_000u64), 6), "2");
+    }
+
+    #[test]
+    fn tornado_topics_are_the_published_ones() {
+        assert_eq!(
+            TORNADO_DEPOSIT_TOPIC.to_string(),
+            "0xa945e51eec50ab98c161376f0db4cf2aeba3ec92755fe2fcd388bdbbb80ff196"
+        );
+        assert_eq!(
+            TORNADO_WITHDRAWAL_TOPIC.to_string(),
+            "0xe9e508bad6d4c3227e881ca19068f099da81b5164dd6d62b2eaf1e8bc6c34931"
+        );
+        assert_eq!(
+            TORNADO_DEPOSIT_TOPIC,
+            alloy_primitives::keccak256("Deposit(bytes32,uint32,uint256)")
+        );
+        assert_eq!(
+            TORNADO_WITHDRAWAL_TOPIC,
+            alloy_primitives::keccak256("Withdrawal(address,bytes32,address,uint256)")
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::tables::{KeyCodec, Meta, MetaKey, Table, ValueCodec, ALL_TABLES};
 use crate::{Batch, StoreError};
 
 /// Version of the on-disk layout described in `SCHEMA.md`. Bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// How an index is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,9 @@
 use chaintrace_model::btc::AddrKey;
 use chaintrace_model::{AddrId, TxNum};
 
+use crate::btc::cluster::records::{ClusterAlert, ClusterEdge, ClusterRecord, ClusterUndo};
 use crate::codec::{put_varint, DecodeError, Reader};
+use crate::eth::mixer::MixerEventRecord;
 use crate::eth::records::{Balance, EthBlockRecord, EthTxRecord, EthUndoRecord, EventRecord};
 use crate::records::{
     BlockRecord, ChainState, LabelFileRecord, SpendRecord, TxRecord, UndoRecord, UtxoRecord,
@@ -78,6 +80,17 @@ tables! {
     BtcAddrOutputs = "btc_addr_outputs", bloom: false, AddrOutput => Amount;
     /// Undo record by height, for rolling back reorganised blocks.
     BtcUndo = "btc_undo", bloom: false, Height => UndoRecord;
+    /// Address clusters: a former cluster root → the forest edge that joined it to another
+    /// cluster (parent root, transaction, and the two co-spent addresses).
+    BtcClusterParent = "btc_cluster_parent", bloom: true, AddrId => ClusterEdge;
+    /// The same edges from the parent side, `parent(BE64) child(BE64)` → empty, to list members.
+    BtcClusterChildren = "btc_cluster_children", bloom: false, ClusterChild => Empty;
+    /// Cluster root (the cluster id) → size and history; only clusters of two or more addresses.
+    BtcClusters = "btc_clusters", bloom: true, AddrId => ClusterRecord;
+    /// Transaction → what it did that deserves a look: a super-cluster jump or a label conflict.
+    BtcClusterAlerts = "btc_cluster_alerts", bloom: false, TxNum => ClusterAlert;
+    /// Height → the cluster changes of that block, for rollbacks (no row: the block merged nothing).
+    BtcClusterUndo = "btc_cluster_undo", bloom: false, Height => ClusterUndo;
     /// Label id → the attribution (JSON of `chaintrace_model::Label`).
     Labels = "labels", bloom: false, LabelId => Label;
     /// Imported label file → the ids of the labels it brought (re-importing replaces them).
@@ -112,6 +125,10 @@ tables! {
     EthHistory = "eth_history", bloom: false, HistoryKey => Balance;
     /// Undo record by height, for rolling back reorganised Ethereum blocks.
     EthUndo = "eth_undo", bloom: false, Height => EthUndoRecord;
+    /// Tornado-shaped pool events, per emitting contract in chain order: `contract(8 BE)
+    /// tx(8 BE) n(4 BE)` → `MixerEventRecord` (the event with its tx's sender, fee terms and
+    /// block).
+    EthMixerEvents = "eth_mixer_events", bloom: false, MixerKey => MixerEventRecord;
 }
 
 /// Position of the table called `name` in [`ALL_TABLES`] (evaluated at compile time).
@@ -149,6 +166,7 @@ pub enum MetaKey {
     BtcState,
     NextLabelId,
     EthState,
+    BtcClustering,
 }
 
 impl MetaKey {
@@ -159,6 +177,7 @@ impl MetaKey {
             MetaKey::BtcState => "btc.state",
             MetaKey::NextLabelId => "labels.next_id",
             MetaKey::EthState => "eth.state",
+            MetaKey::BtcClustering => "btc.clustering",
         }
     }
 }
@@ -175,6 +194,7 @@ impl KeyCodec for MetaKey {
             MetaKey::BtcState,
             MetaKey::NextLabelId,
             MetaKey::EthState,
+            MetaKey::BtcClustering,
         ]
         .into_iter()
         .find(|k| k.as_str().as_bytes() == b)
@@ -398,6 +418,31 @@ impl AddrAsset {
     /// Key prefix of every asset of `addr`.
     pub fn prefix(addr: AddrId) -> Vec<u8> {
         addr.0.to_be_bytes().to_vec()
+    }
+}
+
+/// One mixer event: `contract(8 BE) tx(8 BE) n(4 BE)`, `n` being the event's position among
+/// the mixer events of its transaction. A contract's events are contiguous and in chain order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MixerKey {
+    pub contract: AddrId,
+    pub tx: TxNum,
+    pub n: u32,
+}
+
+impl KeyCodec for MixerKey {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.contract.0.to_be_bytes());
+        out.extend_from_slice(&self.tx.0.to_be_bytes());
+        out.extend_from_slice(&self.n.to_be_bytes());
+    }
+    fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
+        let b: [u8; 20] = fixed(b, "mixer event key")?;
+        Ok(MixerKey {
+            contract: AddrId(u64::from_be_bytes(b[..8].try_into().expect("8 bytes"))),
+            tx: TxNum(u64::from_be_bytes(b[8..16].try_into().expect("8 bytes"))),
+            n: u32::from_be_bytes(b[16..].try_into().expect("4 bytes")),
+        })
     }
 }
 
@@ -706,6 +751,36 @@ macro_rules! record_value {
         }
     )*};
 }
+
+/// A forest edge seen from its parent: `parent(BE64) child(BE64)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClusterChild {
+    pub parent: AddrId,
+    pub child: AddrId,
+}
+
+impl ClusterChild {
+    /// Key prefix of every child of `parent`.
+    pub fn prefix(parent: AddrId) -> Vec<u8> {
+        parent.0.to_be_bytes().to_vec()
+    }
+}
+
+impl KeyCodec for ClusterChild {
+    fn encode_key(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.parent.0.to_be_bytes());
+        out.extend_from_slice(&self.child.0.to_be_bytes());
+    }
+    fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
+        let b: [u8; 16] = fixed(b, "cluster child key")?;
+        Ok(ClusterChild {
+            parent: AddrId(u64::from_be_bytes(b[..8].try_into().expect("8 bytes"))),
+            child: AddrId(u64::from_be_bytes(b[8..].try_into().expect("8 bytes"))),
+        })
+    }
+}
+
+record_value!(ClusterEdge, ClusterRecord, ClusterAlert, ClusterUndo);
 
 record_value!(
     BlockRecord,

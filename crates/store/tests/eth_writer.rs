@@ -2,10 +2,11 @@
 //! index byte-identical to one that never saw the block.
 
 use chaintrace_model::eth::{
-    Address, AssetId, EventNum, ExtractedBlock, ExtractedTx, RawTransfer, TransferKind, B256, U256,
+    Address, AssetId, EventNum, ExtractedBlock, ExtractedTx, GasPricing, MixerEvent, MixerLogs,
+    RawTransfer, TransferKind, B256, U256,
 };
 use chaintrace_model::{AddrId, TxNum};
-use chaintrace_store::eth::{EthIndex, EthWriter};
+use chaintrace_store::eth::{EthIndex, EthWriter, MixerRow, StoredMixerEvent};
 use chaintrace_store::{OpenMode, Store};
 
 fn addr(n: u8) -> Address {
@@ -44,6 +45,8 @@ fn tx(n: u8, from: Address, to: Address, transfers: Vec<RawTransfer>) -> Extract
         effective_gas_price: 1,
         value: U256::ZERO,
         transfers,
+        pricing: GasPricing::Legacy { gas_price: 1 },
+        mixer: MixerLogs::default(),
     }
 }
 
@@ -197,4 +200,126 @@ fn blocks_out_of_place_are_refused_and_change_nothing() {
     assert!(err.contains("is not the indexed tip"), "{err}");
     assert_eq!(store.digest().unwrap().sha256, digest);
     assert!(EthWriter::open(&store, 5, 0).is_err(), "another chain id");
+}
+
+fn deposit(pool: Address, leaf: u32) -> MixerEvent {
+    MixerEvent::Deposit {
+        contract: pool,
+        commitment: B256::repeat_byte(0xc0 + leaf as u8),
+        leaf_index: leaf,
+        timestamp: 1_700_000_000 + u64::from(leaf),
+    }
+}
+
+/// Blocks 3 and 4 on top of `chain()`: deposits into two pools, then a withdrawal from the
+/// first to a fresh address and a second deposit in the same transaction's neighbour.
+fn mixer_chain() -> Vec<ExtractedBlock> {
+    let (pool, other, relayer, fresh) = (addr(0x90), addr(0x91), addr(0x4e), addr(0xf1));
+    let mut blocks = chain();
+    let mut d = tx(3, addr(0xa), pool, vec![]);
+    d.pricing = GasPricing::Legacy {
+        gas_price: 27_400_000_000,
+    };
+    d.mixer.events = vec![deposit(pool, 0), deposit(other, 0)];
+    let b3 = block(3, blocks[2].hash, vec![d]);
+    let mut w = tx(4, relayer, pool, vec![]);
+    w.mixer.events = vec![MixerEvent::Withdrawal {
+        contract: pool,
+        to: fresh,
+        nullifier_hash: B256::repeat_byte(0x4a),
+        relayer,
+        fee: U256::from(10u64).pow(U256::from(16u64)),
+    }];
+    w.mixer.malformed = 1;
+    let mut d2 = tx(5, addr(0xb), pool, vec![]);
+    d2.index = 1;
+    d2.mixer.events = vec![deposit(pool, 1)];
+    let b4 = block(4, b3.hash, vec![w, d2]);
+    blocks.extend([b3, b4]);
+    blocks
+}
+
+#[test]
+fn mixer_events_are_stored_per_contract_in_chain_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut w = EthWriter::open(&store, 1, 0).unwrap();
+    for b in mixer_chain() {
+        w.apply(&b).unwrap();
+    }
+    let idx = EthIndex::new(&store);
+    let id = |a: u8| idx.addr_id(&addr(a)).unwrap().expect("indexed");
+    let (pool, other) = (id(0x90), id(0x91));
+    assert_eq!(idx.mixer_contracts().unwrap(), vec![pool, other]);
+    let rows: Vec<MixerRow> = idx
+        .mixer_events_of(pool, TxNum(0))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let keys: Vec<(u64, u32)> = rows.iter().map(|(k, _)| (k.tx.0, k.n)).collect();
+    assert_eq!(
+        keys,
+        [(2, 0), (3, 0), (4, 0)],
+        "chain order within the pool"
+    );
+    let (_, first) = &rows[0];
+    assert_eq!((first.height, first.from), (3, id(0xa)));
+    assert_eq!(first.block_time, 1_700_000_003);
+    assert_eq!(
+        first.pricing,
+        GasPricing::Legacy {
+            gas_price: 27_400_000_000
+        }
+    );
+    // The withdrawal's recipient got an id although no transfer names it.
+    let StoredMixerEvent::Withdrawal { to, relayer, .. } = &rows[1].1.event else {
+        panic!("a withdrawal: {:?}", rows[1]);
+    };
+    assert_eq!((*to, *relayer), (id(0xf1), id(0x4e)));
+    let deposits = idx.mixer_deposits(pool).count();
+    let withdrawals = idx.mixer_withdrawals(pool).count();
+    assert_eq!((deposits, withdrawals), (2, 1));
+    let in_block_4: Vec<(u64, u32)> = idx
+        .mixer_events_in_blocks(4, 9)
+        .unwrap()
+        .iter()
+        .map(|(k, _)| (k.tx.0, k.n))
+        .collect();
+    assert_eq!(in_block_4, [(3, 0), (4, 0)]);
+    let all = idx.mixer_events_in_blocks(0, 4).unwrap();
+    let contracts: Vec<AddrId> = all.iter().map(|(k, _)| k.contract).collect();
+    assert_eq!(
+        contracts,
+        [pool, other, pool, pool],
+        "all contracts, by tx then position"
+    );
+    assert!(idx.mixer_events_in_blocks(5, 9).unwrap().is_empty());
+}
+
+#[test]
+fn mixer_events_roll_back_byte_exactly() {
+    let blocks = mixer_chain();
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (s1, s2) = (open(&d1), open(&d2));
+    let mut w1 = EthWriter::open(&s1, 1, 0).unwrap();
+    for b in &blocks[..3] {
+        w1.apply(b).unwrap();
+    }
+    let fresh = s1.digest().unwrap().sha256;
+    let mut w2 = EthWriter::open(&s2, 1, 0).unwrap();
+    for b in &blocks {
+        w2.apply(b).unwrap();
+    }
+    let full = s2.digest().unwrap().sha256;
+    w2.rollback_tip().unwrap();
+    w2.rollback_tip().unwrap();
+    assert_eq!(s2.digest().unwrap().sha256, fresh);
+    assert!(EthIndex::new(&s2).mixer_contracts().unwrap().is_empty());
+    for b in &blocks[3..] {
+        w2.apply(b).unwrap();
+    }
+    assert_eq!(
+        s2.digest().unwrap().sha256,
+        full,
+        "re-applied rows are identical"
+    );
 }

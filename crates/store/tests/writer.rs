@@ -131,6 +131,7 @@ fn writer(store: &Store) -> BtcWriter<'_> {
         utxo_cache_entries: 16,
         addr_cache_entries: 16,
         durability: Durability::Logged,
+        ..WriterOptions::default()
     };
     BtcWriter::new(store, Network::Regtest, 0, opts).unwrap()
 }

@@ -38,6 +38,8 @@ pub fn load_labels(
             category: label.category.clone(),
             confidence: label.confidence,
             source: Arc::from(label.source.as_str()),
+            cluster_definer: label.is_cluster_definer,
+            via_cluster: None,
         };
         for target in labels.targets(id) {
             match resolve(&target?)? {
@@ -62,6 +64,12 @@ pub struct Attr {
     pub category: Category,
     pub confidence: u8,
     pub source: Arc<str>,
+    /// The label's pack says it names the whole cluster of its address.
+    #[serde(skip)]
+    pub cluster_definer: bool,
+    /// Set when the label reached this address through its cluster: the cluster's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via_cluster: Option<u64>,
 }
 
 pub type Attrs = Arc<[Attr]>;
@@ -108,6 +116,70 @@ impl Attributions {
 
     pub fn addresses(&self) -> usize {
         self.by_addr.len()
+    }
+
+    /// Extends every cluster-defining address label to the other members of the address's
+    /// cluster. `members` gives an address's cluster id, members (the labelled address
+    /// included) and whether that list is cut short; at most `budget` labels are spread in
+    /// all. Returns whether anything was left out, so that a report can say so.
+    pub fn spread_over_clusters(
+        &mut self,
+        mut members: impl FnMut(AddrId) -> Result<(u64, Vec<AddrId>, bool), TraceError>,
+        mut budget: usize,
+    ) -> Result<bool, TraceError> {
+        let mut definers: Vec<(AddrId, Vec<Attr>)> = self
+            .by_addr
+            .iter()
+            .map(|(a, attrs)| {
+                let d: Vec<Attr> = attrs
+                    .iter()
+                    .filter(|x| x.cluster_definer)
+                    .cloned()
+                    .collect();
+                (*a, d)
+            })
+            .filter(|(_, d)| !d.is_empty())
+            .collect();
+        definers.sort_by_key(|(a, _)| *a);
+        let mut cut = false;
+        for (addr, attrs) in definers {
+            let (cluster, all, truncated) = members(addr)?;
+            cut |= truncated;
+            for m in all.into_iter().filter(|m| *m != addr) {
+                if budget == 0 {
+                    return Ok(true);
+                }
+                budget -= 1;
+                self.add_via_cluster(m, cluster, &attrs);
+            }
+        }
+        Ok(cut)
+    }
+
+    /// Adds `attrs` to `addr` as reached through `cluster`, skipping labels it already has.
+    fn add_via_cluster(&mut self, addr: AddrId, cluster: u64, attrs: &[Attr]) {
+        let current = self.by_addr.get(&addr);
+        let new: Vec<Attr> = attrs
+            .iter()
+            .filter(|a| current.is_none_or(|c| c.iter().all(|x| x.label_id != a.label_id)))
+            .map(|a| Attr {
+                via_cluster: Some(cluster),
+                ..a.clone()
+            })
+            .collect();
+        if !new.is_empty() {
+            let merged: Vec<Attr> = current
+                .into_iter()
+                .flat_map(|c| c.iter().cloned())
+                .chain(new)
+                .collect();
+            self.by_addr.insert(addr, merged.into());
+        }
+    }
+
+    /// Every labelled address with its labels (in no particular order).
+    pub fn labelled_addresses(&self) -> impl Iterator<Item = (AddrId, &Attrs)> + '_ {
+        self.by_addr.iter().map(|(a, attrs)| (*a, attrs))
     }
 
     pub fn outputs(&self) -> usize {

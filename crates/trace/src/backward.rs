@@ -22,8 +22,10 @@ use crate::amount::Amount;
 use crate::attribution::{Attr, Attributions, StopSet};
 use crate::forward::load_parallel;
 use crate::ledger::{OutRef, TraceError, TxView, UtxoLedger};
+use crate::mixer::{detect_coinjoin, ThroughCoinjoin};
 use crate::rounding::split;
 use crate::severity::{Severity, SeverityTable};
+use chaintrace_heuristics::Detection;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -40,6 +42,9 @@ pub struct ScreenParams {
     /// Distinct outputs kept per hop; the smallest beyond it are reported as truncated.
     pub max_frontier: usize,
     pub severity: SeverityTable,
+    /// `Stop`: value created by a CoinJoin counts as coinjoin exposure there. Otherwise the
+    /// walk goes on through the CoinJoin's inputs and the origins beyond it are marked.
+    pub through_coinjoin: ThroughCoinjoin,
 }
 
 impl Default for ScreenParams {
@@ -50,6 +55,7 @@ impl Default for ScreenParams {
             stop_at: StopSet::AnyLabel,
             max_frontier: 100_000,
             severity: SeverityTable::default(),
+            through_coinjoin: ThroughCoinjoin::Stop,
         }
     }
 }
@@ -68,6 +74,9 @@ pub enum OriginKind {
     OutsideIndex,
     /// Dropped by the frontier cap.
     Truncated,
+    /// Created by a CoinJoin, where `--through-coinjoin stop` ends the walk.
+    #[serde(rename = "coinjoin")]
+    CoinJoin { mixer: Detection },
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -97,6 +106,7 @@ impl OriginKind {
             OriginKind::Unattributed => Category::Other("unattributed".into()),
             OriginKind::OutsideIndex => Category::Other("outside_index".into()),
             OriginKind::Truncated => Category::Other("truncated".into()),
+            OriginKind::CoinJoin { .. } => Category::Coinjoin,
         }
     }
 }
@@ -260,7 +270,7 @@ impl<L: UtxoLedger> Walk<'_, L> {
                 }
                 _ if view.coinbase => Some(OriginKind::Mined),
                 _ if hop == self.params.max_hops => Some(OriginKind::Unattributed),
-                _ => None,
+                _ => self.coinjoin_stop(view)?,
             };
             match kind {
                 Some(kind) => self.origins.push(Origin {
@@ -273,6 +283,14 @@ impl<L: UtxoLedger> Walk<'_, L> {
             }
         }
         Ok(next)
+    }
+
+    /// The CoinJoin origin where the walk stops, when `view` is one and the mode is `Stop`.
+    fn coinjoin_stop(&self, view: &TxView) -> Result<Option<OriginKind>, TraceError> {
+        if self.params.through_coinjoin != ThroughCoinjoin::Stop {
+            return Ok(None);
+        }
+        Ok(detect_coinjoin(self.ledger, view)?.map(|mixer| OriginKind::CoinJoin { mixer }))
     }
 
     /// Pushes the value carried by output `vout` of `view` back onto its inputs.
@@ -410,6 +428,27 @@ pub(crate) struct Tally<A> {
     pub score: f64,
 }
 
+/// The entity an origin names: its labels, or the protocol of the CoinJoin it stopped at.
+fn entity_name(kind: &OriginKind) -> Option<String> {
+    match kind {
+        OriginKind::Attributed { attrs } => Some(
+            attrs
+                .iter()
+                .map(|a| a.name.to_string())
+                .collect::<Vec<_>>()
+                .join(" / "),
+        ),
+        OriginKind::CoinJoin { mixer } => Some(format!(
+            "{} CoinJoin",
+            serde_json::to_value(mixer.protocol)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        )),
+        _ => None,
+    }
+}
+
 /// Tallies origins; `share` gives an amount's share of the screened total, in basis points
 /// and as a fraction.
 pub(crate) fn tally<'o, A: Amount>(
@@ -444,12 +483,7 @@ pub(crate) fn tally<'o, A: Amount>(
             _ => &mut c.indirect,
         };
         *slot = slot.plus(amount);
-        if let OriginKind::Attributed { attrs } = kind {
-            let name = attrs
-                .iter()
-                .map(|a| a.name.to_string())
-                .collect::<Vec<_>>()
-                .join(" / ");
+        if let Some(name) = entity_name(kind) {
             let e = entities
                 .entry((name.clone(), category.clone()))
                 .or_insert_with(|| EntityExposure {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chaintrace_model::btc::{AddrKey, ScriptKind};
 use chaintrace_model::{AddrId, Network, TxNum};
 use chaintrace_store::btc::graph::SpendGraph;
-use chaintrace_store::btc::{parse_display_hash, BtcIndex};
+use chaintrace_store::btc::{parse_display_hash, BtcIndex, ClusterIndex};
 use chaintrace_store::labels::LabelStore;
 use chaintrace_store::records::{PrevTx, TxRecord};
 use chaintrace_store::tables::{BtcSpends, BtcTxs, LabelTarget, OutPointNum};
@@ -203,6 +203,7 @@ fn graph_view_into(g: &SpendGraph, tx: TxNum, view: &mut TxView) -> Result<(), T
         prev: i.prev.map(|(t, vout)| OutRef { tx: t, vout }),
         value: i.value,
         addr: AddrId::NONE,
+        kind: ScriptKind::NonStandard,
     }));
     view.coinbase = view.inputs.is_empty();
     view.outputs.clear();
@@ -244,6 +245,7 @@ fn view(tx: TxNum, rec: TxRecord) -> TxView {
             },
             value: i.value,
             addr: i.addr,
+            kind: i.kind,
         })
         .collect();
     TxView {
@@ -314,10 +316,52 @@ impl UtxoLedger for BtcLedger<'_> {
     fn subsidy(&self, height: u32) -> u64 {
         self.network.subsidy(height)
     }
+
+    fn complete_inputs(&self, view: &mut TxView) -> Result<(), TraceError> {
+        let Some(g) = &self.graph else {
+            return Ok(()); // records carry their inputs' addresses already
+        };
+        for input in &mut view.inputs {
+            let Some(prev) = input.prev else { continue };
+            let out = g
+                .outputs(prev.tx)
+                .nth(prev.vout as usize)
+                .ok_or_else(|| missing(prev.tx))?;
+            input.addr = out.addr;
+            input.kind = out.kind;
+        }
+        Ok(())
+    }
+
+    fn mainnet(&self) -> bool {
+        self.network == Network::Main
+    }
 }
 
-/// Loads every label that applies to an indexed address or output.
+/// Labels spread from a cluster-defining address to the rest of its cluster, at most: an
+/// exchange's cluster can hold millions of addresses, and these live in memory.
+const CLUSTER_SPREAD_BUDGET: usize = 2_000_000;
+
+/// Loads every label that applies to an indexed address or output. A label whose pack marks
+/// it as the cluster's definer applies to every address of that address's cluster, when the
+/// index keeps clusters.
 pub fn load_attributions(store: &Store) -> Result<Attributions, TraceError> {
+    let mut attrs = load_address_and_output_labels(store)?;
+    let clusters = ClusterIndex::new(store);
+    if clusters.enabled()? {
+        attrs.spread_over_clusters(
+            |addr| {
+                let id = clusters.cluster_of(addr)?;
+                let m = clusters.members(id, CLUSTER_SPREAD_BUDGET)?;
+                Ok((id.0 .0, m.addrs, m.truncated))
+            },
+            CLUSTER_SPREAD_BUDGET,
+        )?;
+    }
+    Ok(attrs)
+}
+
+fn load_address_and_output_labels(store: &Store) -> Result<Attributions, TraceError> {
     let idx = BtcIndex::new(store);
     load_labels(store, |target| {
         Ok(match target {

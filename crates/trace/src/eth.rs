@@ -12,6 +12,8 @@ use crate::account::ledger::{AccountLedger, EventView};
 use crate::attribution::{load_labels, Attributions, Named};
 use crate::ledger::TraceError;
 
+pub use crate::eth_pools::{load_pool_events, tornado_pools};
+
 /// An Ethereum index opened for tracing.
 #[derive(Clone)]
 pub struct EthLedger<'s> {

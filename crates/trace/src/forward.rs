@@ -20,9 +20,11 @@ use smallvec::SmallVec;
 use crate::amount::Amount;
 use crate::attribution::{Attr, Attributions, StopSet};
 use crate::ledger::{OutRef, TraceError, TxView, UtxoLedger};
+use crate::mixer::{self, detect_coinjoin, MixerHop, ThroughCoinjoin};
 use crate::policy::Rules;
 use crate::queue::RadixQueue;
 use crate::taint::{Taint, TaintLabel};
+use chaintrace_heuristics::Detection;
 
 /// Why taint stopped moving at a holding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -44,6 +46,8 @@ pub enum Status {
     Truncated,
     /// Dirty-first strategies: the transaction mixed in clean coins, so the trace ends there.
     Terminal,
+    /// The output is spent into a CoinJoin and `--through-coinjoin stop` ends the trace there.
+    Mixer,
 }
 
 /// How far a trace expands (spec §1.4).
@@ -70,6 +74,7 @@ pub struct ForwardParams {
     /// Transactions processed before the rest of the frontier becomes `truncated` holdings.
     pub max_txs: usize,
     pub strategy: Strategy,
+    pub through_coinjoin: ThroughCoinjoin,
 }
 
 impl ForwardParams {
@@ -83,6 +88,7 @@ impl ForwardParams {
             max_fanout: 10_000,
             max_txs: 5_000_000,
             strategy: Strategy::All,
+            through_coinjoin: ThroughCoinjoin::EqualSplit,
         }
     }
 }
@@ -106,6 +112,9 @@ pub struct Holding {
     pub hops: u32,
     pub status: Status,
     pub attrs: Vec<Attr>,
+    /// Index into [`ForwardTrace::mixers`]: the CoinJoin this taint reached (status `mixer`)
+    /// or the last one it came out of.
+    pub mixer: Option<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -137,6 +146,10 @@ pub struct Flow {
     pub fee: u64,
     pub fee_tainted: u64,
     pub terminal: bool,
+    /// Index into [`ForwardTrace::mixers`] when this transaction is a CoinJoin.
+    pub mixer: Option<u32>,
+    /// Shaped like a hop of a peel chain (one input, two spendable outputs).
+    pub peel: bool,
 }
 
 /// The result of a forward trace, before rendering.
@@ -153,6 +166,8 @@ pub struct ForwardTrace {
     pub burned: Vec<(TaintLabel, u64)>,
     /// Whether a cap cut the trace short somewhere.
     pub truncated: bool,
+    /// CoinJoins on the path, in the order the trace met them.
+    pub mixers: Vec<MixerHop>,
 }
 
 impl ForwardTrace {
@@ -175,6 +190,7 @@ struct Pending {
     height: u32,
     value: u64,
     addr: AddrId,
+    mixer: Option<u32>,
 }
 
 /// A queued step: normal transactions come first (phase 0); a block's coinbase receiving
@@ -338,7 +354,11 @@ fn run<L: UtxoLedger>(
     Ok(e.out)
 }
 
-fn add(totals: &mut Vec<(TaintLabel, u64)>, parts: impl IntoIterator<Item = (TaintLabel, u64)>) {
+/// Adds per-label amounts into per-label totals (kept sorted by label).
+pub(crate) fn add(
+    totals: &mut Vec<(TaintLabel, u64)>,
+    parts: impl IntoIterator<Item = (TaintLabel, u64)>,
+) {
     for (l, a) in parts {
         match totals.iter_mut().find(|(k, _)| *k == l) {
             Some((_, sum)) => *sum += a,
@@ -379,7 +399,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
                 .seed(s.label, o.value)
                 .expect("a source carries taint");
             self.out.sources.push((*s, o.value));
-            self.emit(&view, s.out.vout, taint, 0, false)?;
+            self.emit(&view, s.out.vout, taint, 0, false, None)?;
         }
         Ok(())
     }
@@ -392,6 +412,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
         taint: Taint<u64>,
         hop: u32,
         capped: bool,
+        mixer: Option<u32>,
     ) -> Result<(), TraceError> {
         let o = &view.outputs[vout as usize];
         let out = OutRef { tx: view.tx, vout };
@@ -417,7 +438,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
                 if status == Status::Burned {
                     add(&mut self.out.burned, taint.by_label(o.value));
                 }
-                self.hold_output(view, vout, taint, hop, status, attrs);
+                self.hold_output(view, vout, taint, hop, status, attrs, mixer);
             }
             (None, Some(spender)) => {
                 let p = Pending {
@@ -426,6 +447,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
                     height: view.height,
                     value: o.value,
                     addr: o.addr,
+                    mixer,
                 };
                 self.pending.insert(out, p);
                 self.enqueue(key(spender, 0), out.tx)?;
@@ -449,6 +471,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
         hops: u32,
         status: Status,
         attrs: Vec<Attr>,
+        mixer: Option<u32>,
     ) {
         if status == Status::Truncated {
             self.out.truncated = true;
@@ -464,10 +487,12 @@ impl<L: UtxoLedger> Engine<'_, L> {
             hops,
             status,
             attrs,
+            mixer,
         });
     }
 
     /// A holding at output `vout` of `view`.
+    #[allow(clippy::too_many_arguments)]
     fn hold_output(
         &mut self,
         view: &TxView,
@@ -476,20 +501,33 @@ impl<L: UtxoLedger> Engine<'_, L> {
         hop: u32,
         status: Status,
         attrs: Vec<Attr>,
+        mixer: Option<u32>,
     ) {
         let o = &view.outputs[vout as usize];
         let out = OutRef { tx: view.tx, vout };
-        self.hold(out, view.height, o.value, o.addr, taint, hop, status, attrs);
+        self.hold(
+            out,
+            view.height,
+            o.value,
+            o.addr,
+            taint,
+            hop,
+            status,
+            attrs,
+            mixer,
+        );
     }
 
     /// Turns the tainted inputs of `view` back into holdings (the trace does not enter it).
-    fn stop_before(&mut self, view: &TxView, status: Status) {
+    /// `mixer`: the CoinJoin they stop in front of, which replaces the last one they crossed.
+    fn stop_before(&mut self, view: &TxView, status: Status, mixer: Option<u32>) {
         for i in &view.inputs {
             let Some(prev) = i.prev else { continue };
             if let Some(p) = self.pending.remove(&prev) {
                 let attrs = self.attrs.of(prev, p.addr).unwrap_or_default();
+                let mixer = mixer.or(p.mixer);
                 self.hold(
-                    prev, p.height, p.value, p.addr, p.taint, p.hop, status, attrs,
+                    prev, p.height, p.value, p.addr, p.taint, p.hop, status, attrs, mixer,
                 );
             }
         }
@@ -510,11 +548,25 @@ impl<L: UtxoLedger> Engine<'_, L> {
     /// Runs one transaction: taint in, policy, flow record, taint out.
     fn apply(&mut self, view: &TxView) -> Result<(), TraceError> {
         if self.params.until_height.is_some_and(|u| view.height > u) {
-            self.stop_before(view, Status::UntilHeight);
+            self.stop_before(view, Status::UntilHeight, None);
             return Ok(());
         }
         if self.processed >= self.params.max_txs {
-            self.stop_before(view, Status::Truncated);
+            self.stop_before(view, Status::Truncated, None);
+            return Ok(());
+        }
+        let coinjoin = detect_coinjoin(self.ledger, view)?;
+        if let (Some(d), ThroughCoinjoin::Stop) = (&coinjoin, self.params.through_coinjoin) {
+            let held = view
+                .inputs
+                .iter()
+                .filter_map(|i| i.prev.and_then(|p| self.pending.get(&p)));
+            let (hop, tainted_in) = held.fold((u32::MAX, 0u64), |(h, t), p| {
+                (h.min(p.hop + 1), t + p.taint.tainted(p.value))
+            });
+            let index = self.mixer_hop(view, d, tainted_in);
+            self.out.mixers[index as usize].hop = hop;
+            self.stop_before(view, Status::Mixer, Some(index));
             return Ok(());
         }
         self.processed += 1;
@@ -533,12 +585,29 @@ impl<L: UtxoLedger> Engine<'_, L> {
             .zip(&taken)
             .map(|(i, p)| (i.value, p.as_ref().map(|p| &p.taint)))
             .collect();
-        let outcome = self.params.rules.apply(&inputs, &values);
+        let (outcome, mixer) = match &coinjoin {
+            None => (self.params.rules.apply(&inputs, &values), None),
+            Some(d) => {
+                let mode = self.params.through_coinjoin;
+                let (outcome, uncertain) =
+                    mixer::cross(d, mode, &self.params.rules, &inputs, &values);
+                let tainted_in = inputs
+                    .iter()
+                    .map(|(v, t)| t.map_or(0, |t| t.tainted(*v)))
+                    .sum();
+                let index = self.mixer_hop(view, d, tainted_in);
+                self.out.mixers[index as usize].uncertain = uncertain;
+                self.out.mixers[index as usize].hop = hop;
+                (outcome, Some(index))
+            }
+        };
+        // Taint out of a CoinJoin remembers it; otherwise the last CoinJoin any input crossed.
+        let via = mixer.or_else(|| taken.iter().flatten().find_map(|p| p.mixer));
         let ends = self.ends_here(&outcome.outputs, &values);
         if ends && self.params.strategy == Strategy::PureDirtyFirst {
             drop(inputs);
             self.restore(view, taken);
-            self.stop_before(view, Status::Terminal);
+            self.stop_before(view, Status::Terminal, None);
             return Ok(());
         }
         let mut flow = self.flow(
@@ -550,9 +619,32 @@ impl<L: UtxoLedger> Engine<'_, L> {
             outcome.fee.as_ref(),
         );
         flow.terminal = ends;
+        flow.mixer = mixer;
         self.out.flows.push(flow);
         self.pay_fee(view, fee, outcome.fee, hop)?;
-        self.emit_outputs(view, outcome.outputs, hop, ends)
+        self.emit_outputs(view, outcome.outputs, hop, ends, via)
+    }
+
+    /// Records a CoinJoin met on the path; returns its index in [`ForwardTrace::mixers`].
+    fn mixer_hop(&mut self, view: &TxView, d: &Detection, tainted_in: u64) -> u32 {
+        self.out.mixers.push(MixerHop {
+            tx: view.tx,
+            height: view.height,
+            hop: 0,
+            detection: *d,
+            // Under the poison policy every crossing is poison, whatever was asked.
+            through: match self.params.rules.policy {
+                crate::policy::Policy::Poison
+                    if self.params.through_coinjoin != ThroughCoinjoin::Stop =>
+                {
+                    ThroughCoinjoin::Poison
+                }
+                _ => self.params.through_coinjoin,
+            },
+            uncertain: false,
+            tainted_in,
+        });
+        (self.out.mixers.len() - 1) as u32
     }
 
     /// Dirty-first strategies end at a transaction whose outputs hold clean value.
@@ -612,6 +704,8 @@ impl<L: UtxoLedger> Engine<'_, L> {
             fee,
             fee_tainted: fee_taint.map_or(0, |t| t.tainted(fee)),
             terminal: false,
+            mixer: None,
+            peel: crate::peel::is_candidate(view),
         }
     }
 
@@ -672,7 +766,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
                 burned.by_label(total.saturating_sub(claimed)),
             );
         }
-        self.emit_outputs(&view, outcome.outputs, hop, false)
+        self.emit_outputs(&view, outcome.outputs, hop, false, None)
     }
 
     fn emit_outputs(
@@ -681,6 +775,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
         outputs: Vec<Option<Taint<u64>>>,
         hop: u32,
         terminal: bool,
+        mixer: Option<u32>,
     ) -> Result<(), TraceError> {
         let capped = self.capped(view, &outputs);
         for (k, taint) in outputs.into_iter().enumerate() {
@@ -689,15 +784,10 @@ impl<L: UtxoLedger> Engine<'_, L> {
             if terminal {
                 let out = OutRef { tx: view.tx, vout };
                 let attrs = self.attrs.of(out, view.outputs[k].addr).unwrap_or_default();
-                self.hold_output(view, vout, taint, hop, Status::Terminal, attrs);
+                self.hold_output(view, vout, taint, hop, Status::Terminal, attrs, mixer);
             } else {
-                self.emit(
-                    view,
-                    vout,
-                    taint,
-                    hop,
-                    capped.get(k).copied().unwrap_or(false),
-                )?;
+                let capped = capped.get(k).copied().unwrap_or(false);
+                self.emit(view, vout, taint, hop, capped, mixer)?;
             }
         }
         Ok(())

@@ -18,7 +18,10 @@ pub struct InView {
     /// The output it spends; `None` when that output lies below a partial index's start.
     pub prev: Option<OutRef>,
     pub value: u64,
+    /// `AddrId::NONE` when the view was read without input addresses (see
+    /// [`UtxoLedger::complete_inputs`]).
     pub addr: AddrId,
+    pub kind: ScriptKind,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,4 +95,17 @@ pub trait UtxoLedger: Sync {
     fn block_txs(&self, height: u32) -> Result<(TxNum, u32), TraceError>;
     /// Block subsidy at `height`.
     fn subsidy(&self, height: u32) -> u64;
+
+    /// Fills in the inputs' addresses and script kinds of a view that was read without them
+    /// (a spend graph keeps only values). Mixer detection needs them; most steps do not.
+    fn complete_inputs(&self, view: &mut TxView) -> Result<(), TraceError> {
+        let _ = view;
+        Ok(())
+    }
+
+    /// Whether the ledger is Bitcoin mainnet, where protocol detectors are gated by the
+    /// heights at which each protocol started.
+    fn mainnet(&self) -> bool {
+        false
+    }
 }

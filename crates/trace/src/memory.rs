@@ -56,6 +56,7 @@ impl MemLedger {
                 prev: Some(*prev),
                 value: o.value,
                 addr: o.addr,
+                kind: o.kind,
             });
         }
         let outs = outputs

@@ -16,6 +16,8 @@ use crate::forward::{
     holding_totals, is_conserved, source_totals, Flow, ForwardParams, ForwardTrace, Holding, Status,
 };
 use crate::ledger::OutRef;
+use crate::mixer::MixerHop;
+use crate::peel::{peel_chains, Peel};
 use crate::severity::Severity;
 use crate::taint::{Parts, Seg, Taint, TaintLabel};
 
@@ -156,7 +158,7 @@ impl Serialize for ForwardReport<'_> {
         )?;
         m.serialize_entry(
             "holdings",
-            &SeqOf(|| t.holdings.iter().map(|h| HoldingRow { names, h })),
+            &SeqOf(|| t.holdings.iter().map(|h| HoldingRow { names, t, h })),
         )?;
         if self.flows {
             m.serialize_entry(
@@ -164,9 +166,48 @@ impl Serialize for ForwardReport<'_> {
                 &SeqOf(|| t.flows.iter().map(|f| FlowRow { names, t, f })),
             )?;
         }
+        m.serialize_entry("peel_chains", &peel_chains_json(names, t))?;
         m.serialize_entry("summary", &summary_json(names, t, self.params))?;
         m.end()
     }
+}
+
+/// Peel chains on the path, collapsed: each with its peels (and where they ended, when a peel
+/// is a holding) and the remaining change.
+pub fn peel_chains_json(names: &dyn Names, t: &ForwardTrace) -> Value {
+    let held: BTreeMap<OutRef, &Holding> = t.holdings.iter().map(|h| (h.out, h)).collect();
+    let row = |p: &Peel| {
+        let mut v = json!({
+            "ref": names.output(p.out),
+            "address": names.address(p.addr),
+            "height": p.height,
+            "amount": amount(p.amount),
+            "tainted": amount(p.tainted),
+        });
+        if let Some(h) = held.get(&p.out) {
+            v["status"] = json!(h.status);
+            v["labels"] = json!(h.attrs);
+        }
+        v
+    };
+    let chains: Vec<Value> = peel_chains(t)
+        .iter()
+        .map(|c| {
+            json!({
+                "start": names.txid(c.txs[0]),
+                "end": names.txid(c.txs[c.txs.len() - 1]),
+                "hops": c.hops(),
+                "first_height": c.first_height,
+                "last_height": c.last_height,
+                "total_peeled": amount(c.total_peeled()),
+                "tainted_peeled": amount(c.tainted_peeled()),
+                "peels": c.peels.iter().map(row).collect::<Vec<_>>(),
+                "change_identified": c.change_identified,
+                "ends": c.ends.iter().map(row).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Value::Array(chains)
 }
 
 #[derive(Serialize)]
@@ -179,6 +220,7 @@ struct SourceRow {
 
 struct HoldingRow<'a> {
     names: &'a dyn Names,
+    t: &'a ForwardTrace,
     h: &'a Holding,
 }
 
@@ -201,6 +243,14 @@ impl Serialize for HoldingRow<'_> {
         m.serialize_entry("hops", &h.hops)?;
         m.serialize_entry("status", &h.status)?;
         m.serialize_entry("labels", &h.attrs)?;
+        if let Some(hop) = h.mixer.and_then(|i| self.t.mixers.get(i as usize)) {
+            let key = if h.status == Status::Mixer {
+                "mixer"
+            } else {
+                "via_mixer"
+            };
+            m.serialize_entry(key, &mixer_json(names, hop))?;
+        }
         if let Taint::Ordered(segs) = &h.taint {
             let seg = |g: &Seg<u64>| {
                 let label = g.label.map_or("clean".to_string(), |l| names.label(l));
@@ -266,8 +316,55 @@ impl Serialize for FlowRow<'_> {
         m.serialize_entry("fee", &Amt(f.fee))?;
         m.serialize_entry("fee_tainted", &Amt(f.fee_tainted))?;
         m.serialize_entry("terminal", &f.terminal)?;
+        if let Some(hop) = f.mixer.and_then(|i| self.t.mixers.get(i as usize)) {
+            m.serialize_entry("mixer", &mixer_json(names, hop))?;
+        }
         m.end()
     }
+}
+
+/// A CoinJoin on the path: what it is, who says so and how surely, and how taint crossed it.
+pub fn mixer_json(names: &dyn Names, hop: &MixerHop) -> Value {
+    let d = &hop.detection;
+    json!({
+        "txid": names.txid(hop.tx),
+        "height": hop.height,
+        "hop": hop.hop,
+        "protocol": d.protocol,
+        "detector": d.detector,
+        "denomination": amount(d.denomination),
+        "participants": d.participants,
+        "confidence": d.confidence,
+        "through": hop.through,
+        "uncertain": hop.uncertain,
+        "tainted_in": amount(hop.tainted_in),
+    })
+}
+
+/// "Reached a mixer" (stopped in front of one) apart from "traced out of a mixer" (holdings
+/// whose taint crossed at least one CoinJoin), per label, and every CoinJoin met.
+fn mixers_json(names: &dyn Names, t: &ForwardTrace) -> Value {
+    let reached = holding_totals(t, Some(Status::Mixer));
+    let mut traced_out = Vec::new();
+    for h in t
+        .holdings
+        .iter()
+        .filter(|h| h.mixer.is_some() && h.status != Status::Mixer)
+    {
+        crate::forward::add(&mut traced_out, h.taint.by_label(h.value));
+    }
+    let per_label = |parts: &[(TaintLabel, u64)]| -> Map<String, Value> {
+        parts
+            .iter()
+            .map(|(l, a)| (names.label(*l), amount(*a)))
+            .collect()
+    };
+    json!({
+        "reached": per_label(&reached),
+        "traced_out": per_label(&traced_out),
+        "uncertain": t.mixers.iter().any(|m| m.uncertain),
+        "crossed": t.mixers.iter().map(|m| mixer_json(names, m)).collect::<Vec<_>>(),
+    })
 }
 
 fn summary_json(names: &dyn Names, t: &ForwardTrace, params: &ForwardParams) -> Value {
@@ -315,7 +412,10 @@ fn summary_json(names: &dyn Names, t: &ForwardTrace, params: &ForwardParams) -> 
         "fees": amount(total(&fees)),
         "burned": amount(total(&burned)),
         "dropped_dust": amount(t.holdings.iter().filter(|h| h.status == Status::BelowMin).map(|h| h.tainted).sum()),
-        "conserved": params.rules.policy.is_lossless().then(|| is_conserved(t)),
+        "conserved": (params.rules.policy.is_lossless()
+            && (t.mixers.is_empty() || params.through_coinjoin.is_lossless()))
+            .then(|| is_conserved(t)),
+        "mixers": mixers_json(names, t),
         "txs": t.flows.len(),
         "holdings": t.holdings.len(),
         "max_hop": t.flows.iter().map(|f| f.hop).max().unwrap_or(0),

@@ -21,6 +21,8 @@ fn attrs(list: &[(u64, &str, Category)]) -> Attributions {
             category: category.clone(),
             confidence: 80,
             source: Arc::from("test"),
+            cluster_definer: false,
+            via_cluster: None,
         };
         by_addr.insert(AddrId(*addr), Arc::from(vec![a]));
     }

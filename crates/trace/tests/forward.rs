@@ -27,6 +27,8 @@ fn exchange_at(addr: u64) -> Attributions {
         category: Category::Exchange,
         confidence: 80,
         source: Arc::from("test"),
+        cluster_definer: false,
+        via_cluster: None,
     };
     let mut by_addr = FxHashMap::default();
     by_addr.insert(AddrId(addr), Arc::from(vec![attr]));

@@ -23,13 +23,25 @@ fn assert_graph_matches_tables(store: &Store) {
     let without = BtcLedger::new(store).unwrap().without_graph();
     let n = BtcIndex::new(store).state().unwrap().unwrap().next_tx;
     let all: Vec<TxNum> = (0..n).map(TxNum).collect();
+    // A graph keeps only input values; `complete_inputs` restores the rest.
     let strip = |mut v: TxView| {
-        v.inputs
-            .iter_mut()
-            .for_each(|i| i.addr = chaintrace_model::AddrId::NONE);
+        v.inputs.iter_mut().for_each(|i| {
+            i.addr = chaintrace_model::AddrId::NONE;
+            i.kind = chaintrace_model::btc::ScriptKind::NonStandard;
+        });
         v
     };
     let a: Vec<TxView> = with.txs(&all, true).unwrap();
+    let full = without.txs(&all, true).unwrap();
+    for (graph_view, table_view) in a.iter().zip(&full) {
+        let mut completed = graph_view.clone();
+        with.complete_inputs(&mut completed).unwrap();
+        assert_eq!(
+            &completed, table_view,
+            "completed transaction {}",
+            graph_view.tx
+        );
+    }
     let b: Vec<TxView> = without
         .txs(&all, true)
         .unwrap()

@@ -157,6 +157,8 @@ pub struct TxRequest {
     pub gas: u64,
     pub max_fee_per_gas: u128,
     pub max_priority_fee_per_gas: u128,
+    /// A legacy (type 0) transaction at this `gasPrice` instead of an EIP-1559 one.
+    pub gas_price: Option<u128>,
     pub nonce: Option<u64>,
 }
 
@@ -178,6 +180,7 @@ impl TxRequest {
             gas: Self::TRANSFER_GAS,
             max_fee_per_gas: Self::DEFAULT_MAX_FEE,
             max_priority_fee_per_gas: Self::DEFAULT_TIP,
+            gas_price: None,
             nonce: None,
         }
     }
@@ -211,6 +214,16 @@ impl TxRequest {
         self
     }
 
+    /// Makes it a legacy transaction paying `gas_price` per gas. A legacy price is the same
+    /// for every block, so wallets that type it in leave a fingerprint (spec §5.2, H2); in
+    /// EIP-1559 terms it is both the fee cap and the priority fee.
+    pub fn with_gas_price(mut self, gas_price: u128) -> TxRequest {
+        self.gas_price = Some(gas_price);
+        self.max_fee_per_gas = gas_price;
+        self.max_priority_fee_per_gas = gas_price;
+        self
+    }
+
     pub fn with_nonce(mut self, nonce: u64) -> TxRequest {
         self.nonce = Some(nonce);
         self
@@ -223,9 +236,14 @@ impl TxRequest {
             "value": quantity(self.value),
             "input": format!("0x{}", to_hex(&self.data)),
             "gas": quantity(self.gas.into()),
-            "maxFeePerGas": quantity(self.max_fee_per_gas),
-            "maxPriorityFeePerGas": quantity(self.max_priority_fee_per_gas),
         });
+        match self.gas_price {
+            Some(price) => tx["gasPrice"] = Value::String(quantity(price)),
+            None => {
+                tx["maxFeePerGas"] = Value::String(quantity(self.max_fee_per_gas));
+                tx["maxPriorityFeePerGas"] = Value::String(quantity(self.max_priority_fee_per_gas));
+            }
+        }
         if let Some(to) = self.to {
             tx["to"] = Value::String(to.to_string());
         }

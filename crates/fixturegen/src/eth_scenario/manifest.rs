@@ -23,6 +23,24 @@ pub mod dec {
     }
 }
 
+/// Serde for optional `u128` amounts as decimal strings.
+pub mod opt_dec {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<u128>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.collect_str(v),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u128>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| text.parse().map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 /// Everything a tracing engine should find on the scenario chain, and the numbers it should
 /// find.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +61,9 @@ pub struct EthManifest {
     /// Every scenario transaction, in chain order.
     pub txs: Vec<TxRecord>,
     pub truth: GroundTruth,
+    /// Every Tornado-style pool event and the deposit↔withdrawal links each heuristic of
+    /// tracing spec §5.2 must find.
+    pub tornado: TornadoTruth,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +160,9 @@ pub struct TxRecord {
     pub max_fee_per_gas_wei: u128,
     #[serde(with = "dec")]
     pub max_priority_fee_per_gas_wei: u128,
+    /// Legacy transactions only: the `gasPrice` (then also the fee cap and priority fee above).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_dec")]
+    pub gas_price_wei: Option<u128>,
     #[serde(with = "dec")]
     pub effective_gas_price_wei: u128,
     #[serde(with = "dec")]
@@ -289,4 +313,108 @@ pub struct Holding {
     pub eth_wei: u128,
     #[serde(with = "dec")]
     pub token_units: u128,
+}
+
+/// The Tornado-style pools of the scenario, every deposit and withdrawal in them (the story's
+/// and the appended heuristic cases), the anonymity-point claims, and what tracing spec §5.2
+/// H1–H5 must link. Links are ground truth by construction: each case was played so that
+/// exactly its heuristic applies, and the decoys so that none does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TornadoTruth {
+    pub pools: Vec<TornadoPool>,
+    /// In chain order.
+    pub deposits: Vec<TornadoDeposit>,
+    /// In chain order.
+    pub withdrawals: Vec<TornadoWithdrawal>,
+    /// What `ap_claims.csv` holds.
+    pub ap_claims: Vec<ApClaim>,
+    /// H3: direct (non-pool) transactions needed between a depositor and a withdrawal address.
+    pub min_interactions: u32,
+    /// H4: width of the portfolio window, in seconds of block time.
+    pub portfolio_window_secs: u64,
+    /// Heuristic id (`"H1"` … `"H5"`) → the links it must find, every id present.
+    pub links: std::collections::BTreeMap<String, Vec<ExpectedLink>>,
+    /// Withdrawals no heuristic may link (tx hashes, chain order).
+    pub unlinked: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TornadoPool {
+    pub address: Address,
+    /// As in `tornado_pools.json`, e.g. `"1 ETH"`.
+    pub name: String,
+    #[serde(with = "dec")]
+    pub denomination_wei: u128,
+    /// Anonymity points per block of a note in this pool (spec §5.2, H5).
+    pub ap_rate: u64,
+}
+
+/// The fee terms a transaction was sent with (the H2 fingerprint) and what it paid.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GasTerms {
+    /// `"legacy"` or `"eip1559"`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_dec")]
+    pub gas_price_wei: Option<u128>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_dec")]
+    pub max_fee_per_gas_wei: Option<u128>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_dec")]
+    pub max_priority_fee_per_gas_wei: Option<u128>,
+    #[serde(with = "dec")]
+    pub effective_gas_price_wei: u128,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TornadoDeposit {
+    pub pool: Address,
+    pub tx: String,
+    pub block_number: u64,
+    /// Block timestamp (also what the pool logs).
+    pub timestamp: u64,
+    /// `tx.from`.
+    pub depositor: Address,
+    pub commitment: String,
+    pub leaf_index: u32,
+    pub gas: GasTerms,
+    /// `"thief"`, `"background"` or `"tornado user"`.
+    pub owner: String,
+    /// Why the story makes it, e.g. `"H2: unique legacy gas price"`.
+    pub purpose: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TornadoWithdrawal {
+    pub pool: Address,
+    pub tx: String,
+    pub block_number: u64,
+    pub timestamp: u64,
+    /// `tx.from`: the relayer, or the recipient when self-relayed.
+    pub sender: Address,
+    pub recipient: Address,
+    /// The zero address when self-relayed.
+    pub relayer: Address,
+    #[serde(with = "dec")]
+    pub fee_wei: u128,
+    pub nullifier_hash: String,
+    pub self_relayed: bool,
+    pub gas: GasTerms,
+    /// The deposit whose note this is (ground truth no heuristic is given).
+    pub deposit_tx: String,
+    pub owner: String,
+    pub purpose: String,
+}
+
+/// One line of `ap_claims.csv`: `address` claimed `ap` anonymity points at block `block`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApClaim {
+    pub address: Address,
+    pub block: u64,
+    pub ap: u64,
+}
+
+/// A deposit↔withdrawal link a heuristic must find.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ExpectedLink {
+    pub deposit_tx: String,
+    pub withdrawal_tx: String,
 }

@@ -154,9 +154,15 @@ impl<'a> Play<'a> {
     /// Mines one block holding every pending transaction, checks their statuses and records
     /// them. Fails if a transaction is missing from the block or has the wrong status.
     pub fn mine(&mut self) -> Result<BlockRef> {
+        self.mine_after(self.anvil.block_time())
+    }
+
+    /// [`Play::mine`] with the block stamped `spacing` seconds after its parent (time passes
+    /// between scenario steps).
+    pub fn mine_after(&mut self, spacing: u64) -> Result<BlockRef> {
         let block = self
             .anvil
-            .mine(1)?
+            .mine_spaced(1, spacing)?
             .pop()
             .ok_or_else(|| scenario_err("mine", "evm_mine mined no block".into()))?;
         self.blocks.push(BlockRecord {
@@ -236,6 +242,7 @@ fn tx_record(block: &BlockRef, p: &Pending, r: &Receipt) -> TxRecord {
         gas_used: r.gas_used,
         max_fee_per_gas_wei: p.request.max_fee_per_gas,
         max_priority_fee_per_gas_wei: p.request.max_priority_fee_per_gas,
+        gas_price_wei: p.request.gas_price,
         effective_gas_price_wei: r.effective_gas_price,
         base_fee_per_gas_wei: block.base_fee_per_gas,
         fee_wei: fee,

@@ -9,7 +9,7 @@ use super::manifest::{CommingleEvent, MixerDeposit, MixerWithdrawal};
 use super::play::{scenario_err, Flow, Kind, Play};
 
 /// Seed of the commitments, nullifier hashes and fake proofs.
-const SEED: u64 = 0x0e74_e157;
+pub(crate) const SEED: u64 = 0x0e74_e157;
 
 const GAS_DEPLOY: u64 = 2_000_000;
 const GAS_TOKEN: u64 = 80_000;
@@ -45,17 +45,19 @@ pub(crate) struct Outcome {
     pub theft_token_tx: String,
     pub notes: Notes,
     pub commingling: Vec<CommingleEvent>,
+    /// Blocks 20–28: the pool activity of the linking heuristics.
+    pub tornado: super::tornado::Tornado,
 }
 
 fn hex32(w: &[u8; 32]) -> String {
     format!("0x{}", crate::anvil::to_hex(w))
 }
 
-fn commitment(n: u64) -> [u8; 32] {
+pub(crate) fn commitment(n: u64) -> [u8; 32] {
     Rng::derive(SEED, 0xc0_0000 + n).bytes()
 }
 
-fn nullifier(n: u64) -> [u8; 32] {
+pub(crate) fn nullifier(n: u64) -> [u8; 32] {
     Rng::derive(SEED, 0x4a_0000 + n).bytes()
 }
 
@@ -90,6 +92,7 @@ pub(crate) fn play(p: &mut Play<'_>) -> Result<(Deployed, Outcome)> {
     withdrawals(p, &d, &mut out)?;
     cash_out(p)?;
     tail(p)?;
+    out.tornado = super::tornado::play(p, &d, &mut out.notes)?;
     fill_blocks(p, &mut out)?;
     Ok((d, out))
 }
@@ -140,6 +143,10 @@ fn deploy(p: &mut Play<'_>) -> Result<Deployed> {
 }
 
 impl Deployed {
+    pub(crate) fn pool_abi(&self) -> &Artifact {
+        &self.pool_abi
+    }
+
     pub(crate) fn token_calldata(&self, sig: &str, args: &[Arg]) -> Result<Vec<u8>> {
         self.token_abi.calldata(sig, args)
     }

@@ -9,20 +9,21 @@ use crate::scripts::{p2pk_key_hash, script_pubkey, ScriptKind};
 
 /// An address the story controls.
 #[derive(Clone, Debug)]
-pub(super) struct Addr {
-    pub(super) kind: ScriptKind,
-    pub(super) key_id: u64,
-    pub(super) script: ScriptBuf,
-    pub(super) address: String,
+pub(crate) struct Addr {
+    pub(crate) kind: ScriptKind,
+    pub(crate) key_id: u64,
+    pub(crate) script: ScriptBuf,
+    pub(crate) address: String,
 }
 
-pub(super) struct Minter {
-    pub(super) keys: KeyFactory,
-    pub(super) next: u64,
+/// Mints story addresses from consecutive key ids (scenarios start it in their own namespace).
+pub(crate) struct Minter {
+    pub(crate) keys: KeyFactory,
+    pub(crate) next: u64,
 }
 
 impl Minter {
-    pub(super) fn mint(&mut self, kind: ScriptKind) -> Addr {
+    pub(crate) fn mint(&mut self, kind: ScriptKind) -> Addr {
         self.next += 1;
         let key_id = self.next;
         let script = script_pubkey(&self.keys, kind, key_id);
@@ -35,12 +36,12 @@ impl Minter {
         }
     }
 
-    pub(super) fn mint_n(&mut self, kind: ScriptKind, n: usize) -> Vec<Addr> {
+    pub(crate) fn mint_n(&mut self, kind: ScriptKind, n: usize) -> Vec<Addr> {
         (0..n).map(|_| self.mint(kind)).collect()
     }
 }
 
-pub(super) fn address_string(
+pub(crate) fn address_string(
     keys: &KeyFactory,
     kind: ScriptKind,
     key_id: u64,

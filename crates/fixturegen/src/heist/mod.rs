@@ -49,6 +49,7 @@ use std::path::Path;
 use crate::blkfile::{BlkWriter, BlkWriterOptions};
 use crate::chain::{ChainGenerator, ChainSpec, GeneratedBlock};
 
+pub(crate) use cast::{address_string, Addr, Minter};
 pub use manifest::*;
 
 pub const BITVAULT: &str = "Bitvault Exchange";
@@ -113,7 +114,7 @@ pub fn write_heist(dir: &Path, opts: &BlkWriterOptions) -> io::Result<HeistManif
     Ok(heist.manifest)
 }
 
-pub(super) fn chain_facts(blocks: &[GeneratedBlock], tip: bitcoin::BlockHash) -> ChainFacts {
+pub(crate) fn chain_facts(blocks: &[GeneratedBlock], tip: bitcoin::BlockHash) -> ChainFacts {
     let active = blocks.iter().filter(|b| !b.stale);
     let mut facts = ChainFacts {
         tip_height: 0,

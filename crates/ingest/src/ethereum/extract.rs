@@ -14,6 +14,11 @@
 //!    subtree, and zero values are left out.
 //! 5. **ERC-20 `Transfer` logs**, in `logIndex` order.
 //!
+//! Beside the transfers, each successful transaction yields its Tornado-shaped pool events
+//! ([`mixer_event`]: `Deposit`/`Withdrawal` logs of any contract, exact layout only, malformed
+//! ones counted and skipped) and its fee terms ([`gas_pricing`]), which deposit↔withdrawal
+//! linking reads (tracing spec §5).
+//!
 //! Then the block's own credits: block and uncle rewards (from parity traces), then beacon
 //! withdrawals.
 //!
@@ -73,7 +78,10 @@ pub const TRANSFER_TOPIC: B256 =
 /// beneficiary keeps its balance instead of burning it.
 pub const CANCUN_TIMESTAMP: u64 = 1_710_338_135;
 
-pub use chaintrace_model::eth::{ExtractedBlock, ExtractedTx, RawTransfer};
+pub use chaintrace_model::eth::{
+    ExtractedBlock, ExtractedTx, GasPricing, MixerEvent, MixerLogs, RawTransfer,
+    TORNADO_DEPOSIT_TOPIC, TORNADO_WITHDRAWAL_TOPIC,
+};
 
 fn eth_transfer(kind: TransferKind, from: Address, to: Address, amount: U256) -> RawTransfer {
     RawTransfer {
@@ -329,6 +337,87 @@ fn token_transfers(at: &TxAt, receipt: &Receipt) -> Result<Vec<RawTransfer>, Ext
         .iter()
         .filter_map(|l| erc20_transfer(&l.inner))
         .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tornado-shaped mixer logs
+// ---------------------------------------------------------------------------------------------
+
+/// Whether a log carries one of the Tornado pool topics (well-formed or not).
+pub fn is_mixer_log(log: &LogEntry) -> bool {
+    log.topics()
+        .first()
+        .is_some_and(|t| *t == TORNADO_DEPOSIT_TOPIC || *t == TORNADO_WITHDRAWAL_TOPIC)
+}
+
+/// The Tornado pool event a log records, or `None` if it is not one or does not have the
+/// exact layout (tracing spec §5.1):
+/// * `Deposit`: 2 topics (topic0, commitment), data = leafIndex ‖ timestamp (64 bytes);
+/// * `Withdrawal`: 2 topics (topic0, relayer), data = to ‖ nullifierHash ‖ fee (96 bytes).
+///
+/// Words must be canonical ABI encodings (addresses with 12 zero bytes, a `uint32` that fits),
+/// and the timestamp must fit 64 bits: anything else is not what a Tornado pool emits.
+pub fn mixer_event(log: &LogEntry) -> Option<MixerEvent> {
+    let topics = log.topics();
+    let data = &log.data.data[..];
+    match topics.first()? {
+        t if *t == TORNADO_DEPOSIT_TOPIC && topics.len() == 2 && data.len() == 64 => {
+            Some(MixerEvent::Deposit {
+                contract: log.address,
+                commitment: topics[1],
+                leaf_index: uint_word(&data[..32], 4)?.try_into().ok()?,
+                timestamp: uint_word(&data[32..], 8)?,
+            })
+        }
+        t if *t == TORNADO_WITHDRAWAL_TOPIC && topics.len() == 2 && data.len() == 96 => {
+            Some(MixerEvent::Withdrawal {
+                contract: log.address,
+                to: address_word(B256::from_slice(&data[..32]))?,
+                nullifier_hash: B256::from_slice(&data[32..64]),
+                relayer: address_word(topics[1])?,
+                fee: U256::from_be_slice(&data[64..]),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A 32-byte ABI word holding an unsigned integer of at most `bytes` bytes (≤ 8).
+fn uint_word(word: &[u8], bytes: usize) -> Option<u64> {
+    let (high, low) = word.split_at(32 - bytes);
+    high.iter()
+        .all(|b| *b == 0)
+        .then(|| low.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+}
+
+/// A successful receipt's mixer events in `logIndex` order, removed logs skipped, malformed
+/// ones counted.
+fn mixer_logs(receipt: &Receipt) -> MixerLogs {
+    let mut logs: Vec<&Log> = receipt.logs.iter().filter(|l| !l.removed).collect();
+    logs.sort_by_key(|l| l.log_index);
+    let mut out = MixerLogs::default();
+    for log in logs.into_iter().filter(|l| is_mixer_log(&l.inner)) {
+        match mixer_event(&log.inner) {
+            Some(event) => out.events.push(event),
+            None => out.malformed = out.malformed.saturating_add(1),
+        }
+    }
+    out
+}
+
+/// The fee terms of a transaction: EIP-1559 caps when it has them, else its `gasPrice`.
+pub fn gas_pricing(tx: &Transaction) -> GasPricing {
+    // The signed fields, not the response's view of them (which reports a price paid).
+    use alloy::consensus::Transaction as Signed;
+    match Signed::max_priority_fee_per_gas(tx) {
+        Some(max_priority_fee_per_gas) => GasPricing::Eip1559 {
+            max_fee_per_gas: Signed::max_fee_per_gas(tx),
+            max_priority_fee_per_gas,
+        },
+        None => GasPricing::Legacy {
+            gas_price: Signed::gas_price(tx).unwrap_or_else(|| Signed::max_fee_per_gas(tx)),
+        },
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -947,6 +1036,8 @@ fn extract_tx(
         None if success => Some(created_address(&at, tx, receipt)?),
         _ => None,
     };
+    // A failed transaction's logs were dropped with its state changes: no events.
+    let mut mixer = MixerLogs::default();
     if success {
         let recipient = tx.to().or(created).unwrap_or_default();
         if !tx.value().is_zero() {
@@ -958,6 +1049,7 @@ fn extract_tx(
             contracts.extend(trace.contracts);
         }
         transfers.extend(token_transfers(&at, receipt)?);
+        mixer = mixer_logs(receipt);
         contracts.extend(
             receipt
                 .logs
@@ -978,6 +1070,8 @@ fn extract_tx(
         effective_gas_price: price,
         value: tx.value(),
         transfers,
+        pricing: gas_pricing(tx),
+        mixer,
     })
 }
 
@@ -1116,6 +1210,101 @@ mod tests {
 
     fn amount(n: u64) -> Vec<u8> {
         U256::from(n).to_be_bytes::<32>().to_vec()
+    }
+
+    fn uint(n: u64) -> Vec<u8> {
+        amount(n)
+    }
+
+    fn deposit_log(data: Vec<u8>) -> LogEntry {
+        log(vec![TORNADO_DEPOSIT_TOPIC, B256::repeat_byte(0xc0)], data)
+    }
+
+    fn withdrawal_data(to: B256, fee: u64) -> Vec<u8> {
+        [to.to_vec(), vec![0x4a; 32], uint(fee)].concat()
+    }
+
+    #[test]
+    fn tornado_deposits_and_withdrawals_decode_from_any_contract() {
+        let deposit = deposit_log([uint(7), uint(1_700_000_000)].concat());
+        assert!(is_mixer_log(&deposit));
+        assert_eq!(
+            mixer_event(&deposit),
+            Some(MixerEvent::Deposit {
+                contract: D,
+                commitment: B256::repeat_byte(0xc0),
+                leaf_index: 7,
+                timestamp: 1_700_000_000,
+            })
+        );
+        let withdrawal = log(
+            vec![TORNADO_WITHDRAWAL_TOPIC, word(E)],
+            withdrawal_data(word(A), 10_000),
+        );
+        assert_eq!(
+            mixer_event(&withdrawal),
+            Some(MixerEvent::Withdrawal {
+                contract: D,
+                to: A,
+                nullifier_hash: B256::repeat_byte(0x4a),
+                relayer: E,
+                fee: U256::from(10_000),
+            })
+        );
+        let self_relayed = log(
+            vec![TORNADO_WITHDRAWAL_TOPIC, B256::ZERO],
+            withdrawal_data(word(A), 0),
+        );
+        let Some(MixerEvent::Withdrawal { relayer, fee, .. }) = mixer_event(&self_relayed) else {
+            panic!("a self-relayed withdrawal decodes");
+        };
+        assert_eq!((relayer, fee), (Address::ZERO, U256::ZERO));
+    }
+
+    #[test]
+    fn malformed_tornado_logs_are_rejected_without_panicking() {
+        let good_deposit = [uint(7), uint(1_700_000_000)].concat();
+        let malformed = [
+            // topic count: commitment not indexed, or an extra topic
+            log(vec![TORNADO_DEPOSIT_TOPIC], good_deposit.clone()),
+            log(
+                vec![TORNADO_DEPOSIT_TOPIC, B256::ZERO, B256::ZERO],
+                good_deposit.clone(),
+            ),
+            // data length: short, long, empty
+            deposit_log(good_deposit[..63].to_vec()),
+            deposit_log([good_deposit.clone(), vec![0]].concat()),
+            deposit_log(Vec::new()),
+            // a leafIndex beyond uint32, a timestamp beyond 64 bits
+            deposit_log([uint(1 << 32), uint(1)].concat()),
+            deposit_log([uint(1), vec![1; 32]].concat()),
+            // withdrawal: relayer not indexed, a dirty address word, short data
+            log(
+                vec![TORNADO_WITHDRAWAL_TOPIC],
+                [word(E).to_vec(), withdrawal_data(word(A), 1)].concat(),
+            ),
+            log(
+                vec![TORNADO_WITHDRAWAL_TOPIC, word(E)],
+                withdrawal_data(B256::repeat_byte(0xff), 1),
+            ),
+            log(
+                vec![TORNADO_WITHDRAWAL_TOPIC, B256::repeat_byte(1)],
+                withdrawal_data(word(A), 1),
+            ),
+            log(
+                vec![TORNADO_WITHDRAWAL_TOPIC, word(E)],
+                withdrawal_data(word(A), 1)[..95].to_vec(),
+            ),
+        ];
+        for (i, l) in malformed.iter().enumerate() {
+            assert!(is_mixer_log(l), "case {i}");
+            assert_eq!(mixer_event(l), None, "case {i}");
+        }
+        // Other logs are not mixer logs at all.
+        let transfer = log(vec![TRANSFER_TOPIC, word(A), word(B)], amount(5));
+        assert!(!is_mixer_log(&transfer));
+        assert!(!is_mixer_log(&log(vec![], vec![])));
+        assert_eq!(mixer_event(&log(vec![], vec![])), None);
     }
 
     #[test]

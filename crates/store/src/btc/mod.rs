@@ -4,8 +4,10 @@
 //! (value, address, script kind) through a bounded cache backed by the `btc_utxos` table, assigns
 //! dense transaction and address ids, and batches a block's rows with its undo record and the
 //! cursor. [`BtcWriter::rollback_tip`] undoes the tip block. [`query`] reads the index back.
+//! [`cluster`] keeps address clusters (multi-input heuristic) current in the same batches.
 
 mod cache;
+pub mod cluster;
 pub mod graph;
 pub mod query;
 mod rollback;
@@ -15,6 +17,7 @@ use std::collections::HashMap;
 
 use chaintrace_model::btc::{AddrKey, ScriptKind};
 
+pub use cluster::{ClusterId, ClusterIndex, ClusterOptions};
 pub use query::BtcIndex;
 pub use writer::{BtcWriter, WriterOptions};
 

@@ -67,6 +67,7 @@ impl BtcWriter<'_> {
             );
         }
         forget_new_addresses(store, batch, undo.prev_state.next_addr, state.next_addr)?;
+        super::cluster::undo::undo_block(store, batch, height, block.first_tx, block.tx_count)?;
         batch.delete::<BtcBlocks>(&Height(height));
         batch.delete::<BtcBlockHeights>(&Hash32(hash));
         batch.delete::<BtcUndo>(&Height(height));
@@ -76,6 +77,7 @@ impl BtcWriter<'_> {
             None => None,
         };
         self.set_tip_chainwork(parent_work);
+        self.reset_clusters();
         self.put_cursor_now();
         self.write_now()?;
         tracing::info!(height, hash = %display_hash(&hash), "rolled back block");

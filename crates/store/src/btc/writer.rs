@@ -12,6 +12,8 @@ use chaintrace_model::btc::{AddrKey, ScriptKind};
 use chaintrace_model::{AddrId, Network, TxNum};
 
 use super::cache::GenCache;
+use super::cluster::forest::ClusterWriter;
+use super::cluster::{stored_setting, ClusterOptions};
 use super::{display_hash, ExternalPrevouts, NewBlock, NewOutput, NewTx};
 use crate::records::{
     BlockRecord, ChainState, InputRecord, OutputRecord, PrevTx, SpendRecord, TxRecord, UndoRecord,
@@ -32,6 +34,8 @@ pub struct WriterOptions {
     /// Address → id entries kept in memory.
     pub addr_cache_entries: usize,
     pub durability: Durability,
+    /// Address clustering during ingest (on by default).
+    pub clustering: ClusterOptions,
 }
 
 impl Default for WriterOptions {
@@ -40,6 +44,7 @@ impl Default for WriterOptions {
             utxo_cache_entries: 2_000_000,
             addr_cache_entries: 1_000_000,
             durability: Durability::Logged,
+            clustering: ClusterOptions::default(),
         }
     }
 }
@@ -81,6 +86,10 @@ pub struct BtcWriter<'s> {
     writes: BackgroundWriter,
     /// Cumulative work at the tip (the database may still be writing the tip's record).
     tip_chainwork: Option<[u8; 32]>,
+    /// The cluster forest's maintainer; `None` when the index is built without clustering.
+    clusters: Option<ClusterWriter>,
+    /// Whether `meta/btc.clustering` is already written.
+    clustering_stored: bool,
 }
 
 impl<'s> BtcWriter<'s> {
@@ -110,6 +119,20 @@ impl<'s> BtcWriter<'s> {
             Some((h, _)) => index.block(h)?.map(|b| b.chainwork),
             None => None,
         };
+        // An index keeps the clustering setting it was built with.
+        let stored = stored_setting(store)?;
+        let clusters = if stored.unwrap_or(opts.clustering.enabled) {
+            let mainnet = network == Network::Main;
+            let next_addr = state.next_addr;
+            Some(ClusterWriter::new(
+                store,
+                opts.clustering,
+                mainnet,
+                next_addr,
+            )?)
+        } else {
+            None
+        };
         Ok(BtcWriter {
             store,
             network,
@@ -125,6 +148,8 @@ impl<'s> BtcWriter<'s> {
             durability: opts.durability,
             writes: store.background_writer()?,
             tip_chainwork,
+            clusters,
+            clustering_stored: stored.is_some(),
         })
     }
 
@@ -196,9 +221,15 @@ impl<'s> BtcWriter<'s> {
             replaced_txids: Vec::new(),
             replaced_utxos: Vec::new(),
         };
+        if let Some(c) = &mut self.clusters {
+            c.begin_block();
+        }
         let mut sources = sources.into_iter();
         for tx in &block.txs {
             self.apply_tx(block.height, tx, &mut sources, &mut undo)?;
+        }
+        if let Some(c) = &mut self.clusters {
+            c.apply_block(self.store, &mut self.batch, block.height)?;
         }
         let rec = BlockRecord {
             hash: block.hash,
@@ -405,6 +436,9 @@ impl<'s> BtcWriter<'s> {
         self.batch.put::<BtcAddrs>(&key, &id);
         self.batch.put::<BtcAddrKeys>(&id, &key);
         self.addrs.insert(key, id);
+        if let Some(c) = &mut self.clusters {
+            c.note_address(&key, id);
+        }
         id
     }
 
@@ -444,6 +478,9 @@ impl<'s> BtcWriter<'s> {
         };
         self.batch.put::<BtcTxids>(&Hash32(tx.txid), &num);
         self.batch.put::<BtcTxs>(&num, &rec);
+        if let Some(c) = &mut self.clusters {
+            c.note_tx(num, &rec);
+        }
         Ok(())
     }
 
@@ -588,6 +625,9 @@ impl<'s> BtcWriter<'s> {
         self.in_flight_coinbases = std::mem::take(&mut self.pending_coinbases);
         self.utxos.rotate_if_full();
         self.addrs.rotate_if_full();
+        if let Some(c) = &mut self.clusters {
+            c.committed(self.state.next_addr);
+        }
         Ok(())
     }
 
@@ -602,6 +642,11 @@ impl<'s> BtcWriter<'s> {
             let name = self.network.as_str().as_bytes().to_vec();
             self.batch.put::<Meta>(&MetaKey::BtcNetwork, &name);
             self.network_stored = true;
+        }
+        if !self.clustering_stored {
+            let on = vec![u8::from(self.clusters.is_some())];
+            self.batch.put::<Meta>(&MetaKey::BtcClustering, &on);
+            self.clustering_stored = true;
         }
         let mut state = Vec::new();
         self.state.encode(&mut state);
@@ -625,6 +670,15 @@ impl<'s> BtcWriter<'s> {
         self.dirty.clear();
         self.pending_coinbases.clear();
         self.in_flight_coinbases.clear();
+    }
+
+    /// After a rollback restored the cursor: cached forest nodes may be undone state, and
+    /// address ids from the restored `next_addr` on will name other addresses.
+    pub(super) fn reset_clusters(&mut self) {
+        let next_addr = self.state.next_addr;
+        if let Some(c) = &mut self.clusters {
+            c.reset(next_addr);
+        }
     }
 
     pub(super) fn set_tip_chainwork(&mut self, work: Option<[u8; 32]>) {

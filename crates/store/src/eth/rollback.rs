@@ -1,6 +1,6 @@
 //! Undoing the tip Ethereum block: every row the block wrote is found again from its ranges
-//! (transactions, transfers, new address ids) and deleted; balances come back from the undo
-//! record.
+//! (transactions, transfers, mixer events of its transactions, new address ids) and deleted;
+//! balances come back from the undo record.
 
 use chaintrace_model::eth::EventNum;
 use chaintrace_model::{AddrId, TxNum};
@@ -31,6 +31,8 @@ pub(super) fn rollback_batch(
         batch.delete::<EthTxHashes>(&Hash32(tx.hash));
         batch.delete::<EthTxs>(&TxNum(n));
     }
+    let txs = block.first_tx..TxNum(block.first_tx.0 + u64::from(block.tx_count));
+    super::mixer::delete_events(store, txs, &mut batch)?;
     for e in block.first_event..block.first_event + u64::from(block.event_count) {
         let event = EventNum(e);
         let t = index.event(event)?.transfer;

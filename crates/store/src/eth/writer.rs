@@ -1,24 +1,26 @@
 //! Turns extracted Ethereum blocks into rows, one atomic batch per block, and takes them out
 //! again on a reorg.
 //!
-//! A block's batch holds its transactions, transfers, history rows, new addresses and
-//! contracts, the changed balances, its undo record and the cursor. Ids are assigned in
+//! A block's batch holds its transactions, transfers, history rows, mixer events, new addresses
+//! and contracts, the changed balances, its undo record and the cursor. Ids are assigned in
 //! canonical order, so rolling a block back and applying it again gives byte-identical rows.
 
 use std::collections::HashMap;
 
 use chaintrace_model::eth::{
-    Address, AssetId, EventNum, ExtractedBlock, ExtractedTx, RawTransfer, Transfer, U256,
+    Address, AssetId, EventNum, ExtractedBlock, ExtractedTx, MixerEvent, RawTransfer, Transfer,
+    U256,
 };
 use chaintrace_model::{AddrId, TxNum};
 
+use crate::eth::mixer::{MixerEventRecord, StoredMixerEvent};
 use crate::eth::records::{
     Balance, EthBlockRecord, EthState, EthTxRecord, EthUndoRecord, EventRecord,
 };
 use crate::tables::{
     AddrAsset, EthAddr, EthAddrKeys, EthAddrs, EthBalances, EthBlockHeights, EthBlocks,
-    EthContracts, EthEvents, EthHistory, EthTxHashes, EthTxs, EthUndo, Hash32, Height, HistoryKey,
-    Meta, MetaKey,
+    EthContracts, EthEvents, EthHistory, EthMixerEvents, EthTxHashes, EthTxs, EthUndo, Hash32,
+    Height, HistoryKey, Meta, MetaKey, MixerKey,
 };
 use crate::{Batch, Durability, Store, StoreError};
 
@@ -34,6 +36,7 @@ struct BlockRows<'a> {
     batch: Batch,
     state: EthState,
     height: u32,
+    timestamp: u64,
     addrs: HashMap<Address, AddrId>,
     balances: HashMap<(AddrId, AssetId), U256>,
     before: Vec<(AddrId, AssetId, Option<U256>)>,
@@ -166,6 +169,15 @@ fn addresses_in(block: &ExtractedBlock) -> Vec<Address> {
         transfer(t, &mut out);
     }
     out.extend(block.contracts.iter().copied());
+    // Last, so that blocks without mixer events number their addresses as before.
+    for tx in &block.txs {
+        for e in &tx.mixer.events {
+            out.push(e.contract());
+            if let MixerEvent::Withdrawal { to, relayer, .. } = e {
+                out.extend([*to, *relayer]);
+            }
+        }
+    }
     out
 }
 
@@ -179,6 +191,7 @@ impl<'a> BlockRows<'a> {
                 hash: block.hash.to_string(),
                 reason: "height beyond 2^32".into(),
             })?,
+            timestamp: block.timestamp,
             state,
             addrs: HashMap::new(),
             balances: HashMap::new(),
@@ -282,7 +295,62 @@ impl<'a> BlockRows<'a> {
         };
         self.batch.put::<EthTxs>(&num, &record);
         self.batch.put::<EthTxHashes>(&Hash32(tx.hash.0), &num);
+        self.put_mixer_events(tx, num, record.from)
+    }
+
+    /// One row per mixer event, numbered by position among the transaction's mixer events.
+    fn put_mixer_events(
+        &mut self,
+        tx: &ExtractedTx,
+        num: TxNum,
+        from: AddrId,
+    ) -> Result<(), StoreError> {
+        for (n, e) in tx.mixer.events.iter().enumerate() {
+            let key = MixerKey {
+                contract: self.id(&e.contract())?,
+                tx: num,
+                n: u32::try_from(n).map_err(|_| {
+                    StoreError::Graph(format!("tx {} has more than 2^32 mixer events", tx.hash))
+                })?,
+            };
+            let record = MixerEventRecord {
+                height: self.height,
+                block_time: self.timestamp,
+                from,
+                pricing: tx.pricing,
+                effective_gas_price: tx.effective_gas_price,
+                event: self.stored_event(e)?,
+            };
+            self.batch.put::<EthMixerEvents>(&key, &record);
+        }
         Ok(())
+    }
+
+    fn stored_event(&self, e: &MixerEvent) -> Result<StoredMixerEvent, StoreError> {
+        Ok(match e {
+            MixerEvent::Deposit {
+                commitment,
+                leaf_index,
+                timestamp,
+                ..
+            } => StoredMixerEvent::Deposit {
+                commitment: *commitment,
+                leaf_index: *leaf_index,
+                timestamp: *timestamp,
+            },
+            MixerEvent::Withdrawal {
+                to,
+                nullifier_hash,
+                relayer,
+                fee,
+                ..
+            } => StoredMixerEvent::Withdrawal {
+                to: self.id(to)?,
+                nullifier_hash: *nullifier_hash,
+                relayer: self.id(relayer)?,
+                fee: *fee,
+            },
+        })
     }
 
     /// Records one transfer and moves the balances. An index that starts mid-chain does not

@@ -463,6 +463,8 @@ mod tests {
                 category,
                 confidence: 100,
                 source: Arc::from("test"),
+                cluster_definer: false,
+                via_cluster: None,
             }])
         };
         let mut by = FxHashMap::default();

@@ -112,6 +112,15 @@ pub enum AccountSource {
     },
     /// One transaction: what its sender sends in it is tainted with `label`.
     Tx { tx: TxNum, label: TaintLabel },
+    /// Taint that comes out of a mixer: of what transfer `event` credits to its recipient,
+    /// `tainted` carries `label` (a Tornado Cash withdrawal's share of tainted deposits).
+    /// `hop` continues the count of the trace that reached the mixer.
+    Received {
+        event: EventNum,
+        label: TaintLabel,
+        tainted: U256,
+        hop: u32,
+    },
 }
 
 /// A source resolved to an address and the events during which it is permanently tainted.
@@ -217,6 +226,10 @@ struct Engine<'a, L> {
     events: u64,
     txs: u64,
     truncated: bool,
+    /// Taint that [`AccountSource::Received`] puts on a transfer when the run reaches it.
+    injections: BTreeMap<EventNum, (Parts<U256>, u32)>,
+    /// What the received sources brought, reported as sources.
+    received: Vec<SourceReport>,
 }
 
 /// Traces `sources` forward through `ledger`.
@@ -241,8 +254,11 @@ pub fn trace_forward<L: AccountLedger>(
         events: 0,
         txs: 0,
         truncated: false,
+        injections: BTreeMap::new(),
+        received: Vec::new(),
     };
     e.seed(sources)?;
+    e.seed_received(sources)?;
     let horizon = e.run()?;
     e.finish(horizon)
 }
@@ -276,6 +292,9 @@ impl<L: AccountLedger> Engine<'_, L> {
                 })
             }
             AccountSource::Tx { tx, label } => self.tx_window(tx, label),
+            AccountSource::Received { .. } => Err(TraceError::Invalid(
+                "a received source has no window".into(),
+            )),
         }
     }
 
@@ -314,8 +333,10 @@ impl<L: AccountLedger> Engine<'_, L> {
     /// window (an address can be named by several transaction sources).
     fn seed(&mut self, sources: &[AccountSource]) -> Result<(), TraceError> {
         for s in sources {
-            let w = self.window(s)?;
-            self.windows.push(w);
+            if !matches!(s, AccountSource::Received { .. }) {
+                let w = self.window(s)?;
+                self.windows.push(w);
+            }
         }
         let mut starts: Vec<(EventNum, Pair)> = self
             .windows
@@ -337,6 +358,66 @@ impl<L: AccountLedger> Engine<'_, L> {
             };
             self.tracked.insert(pair, tracked);
             self.frontier.follow(self.ledger, pair, from)?;
+        }
+        Ok(())
+    }
+
+    /// Received sources: the recipient is followed from the crediting event, where the taint
+    /// is put on the transfer as it runs; a recipient where taint stops takes it at once.
+    fn seed_received(&mut self, sources: &[AccountSource]) -> Result<(), TraceError> {
+        let mut by_event: BTreeMap<EventNum, (Parts<U256>, u32)> = BTreeMap::new();
+        for s in sources {
+            if let AccountSource::Received {
+                event,
+                label,
+                tainted,
+                hop,
+            } = *s
+            {
+                let entry = by_event.entry(event).or_insert((Parts::new(), hop));
+                add_part(&mut entry.0, label, tainted);
+                entry.1 = entry.1.min(hop);
+            }
+        }
+        for (event, (parts, hop)) in by_event {
+            let ev = self.ledger.event(event)?;
+            let t = &ev.transfer;
+            let parcel = Parcel::with_parts(self.params.rules.policy, t.amount, &parts);
+            self.received
+                .extend(
+                    parcel
+                        .by_label()
+                        .into_iter()
+                        .map(|(label, amount)| SourceReport {
+                            addr: t.from,
+                            label,
+                            from: event,
+                            until: Some(EventNum(event.0.saturating_add(1))),
+                            tx: t.tx,
+                            sent: vec![AssetAmount {
+                                asset: t.asset,
+                                amount,
+                            }],
+                        }),
+                );
+            let pair = (t.to, t.asset);
+            if let Some(status) = self.stop_status(pair, &parcel, hop) {
+                self.sink(pair, status, &parcel, hop, event);
+                continue;
+            }
+            if !self.tracked.contains_key(&pair) {
+                let untracked = self.ledger.balance_before(pair.0, pair.1, event)?;
+                let tracked = Tracked {
+                    state: AccountState::new(self.params.rules, untracked),
+                    hop,
+                    since: event,
+                    events: 0,
+                    source: false,
+                };
+                self.tracked.insert(pair, tracked);
+                self.frontier.follow(self.ledger, pair, event)?;
+            }
+            self.injections.insert(event, (parts, hop));
         }
         Ok(())
     }
@@ -433,7 +514,12 @@ impl<L: AccountLedger> Engine<'_, L> {
 
     /// One event: what leaves the sender, then where it goes.
     fn transfer(&mut self, run: &mut TxRun, i: usize) -> Result<(), TraceError> {
-        let (parcel, hop) = self.send(run, i)?;
+        let (mut parcel, mut hop) = self.send(run, i)?;
+        if let Some((parts, h)) = self.injections.remove(&run.events[i].num) {
+            let amount = run.events[i].transfer.amount;
+            parcel = Parcel::with_parts(self.params.rules.policy, amount, &parts);
+            hop = h;
+        }
         match run.into[i] {
             Some(r) => run.routes[r].received.push((parcel.clone(), hop)),
             None => self.receive(run, i, &parcel, hop)?,
@@ -838,7 +924,8 @@ impl<L: AccountLedger> Engine<'_, L> {
     }
 
     fn source_reports(&self) -> Vec<SourceReport> {
-        self.windows
+        let mut reports: Vec<SourceReport> = self
+            .windows
             .iter()
             .enumerate()
             .map(|(i, w)| SourceReport {
@@ -856,7 +943,9 @@ impl<L: AccountLedger> Engine<'_, L> {
                     })
                     .collect(),
             })
-            .collect()
+            .collect();
+        reports.extend(self.received.iter().cloned());
+        reports
     }
 }
 

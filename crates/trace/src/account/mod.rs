@@ -33,6 +33,7 @@ pub mod memory;
 pub mod passthrough;
 pub mod result;
 pub mod state;
+pub mod tornado;
 
 pub use backward::{screen_account, AccountExposure, AccountScreenParams, ScreenTarget};
 pub use forward::{trace_forward, AccountForwardParams, AccountSource};

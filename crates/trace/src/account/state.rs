@@ -183,6 +183,28 @@ impl Parcel {
         }
     }
 
+    /// A parcel of `amount` of which `parts` (per label, capped at `amount` in total) are
+    /// tainted, in the shape `policy` uses: the taint a mixer's withdrawal carries out.
+    pub fn with_parts(policy: AccountPolicy, amount: U256, parts: &[(TaintLabel, U256)]) -> Self {
+        let mut room = amount;
+        let mut capped: Parts<U256> = Parts::new();
+        for (l, a) in parts {
+            let take = (*a).min(room);
+            room -= take;
+            add_part(&mut capped, *l, take);
+        }
+        let taint = match policy.shape() {
+            _ if capped.is_empty() => None,
+            Shape::Labels => Taint::poison(capped.iter().map(|(l, _)| *l)),
+            Shape::Amounts => Taint::haircut(capped),
+            Shape::Segments => {
+                let segs = capped.iter().map(|(l, a)| Seg::tainted(*l, *a));
+                Taint::ordered(coalesce(segs.chain([Seg::clean(room)])))
+            }
+        };
+        Parcel { amount, taint }
+    }
+
     /// The parcel with every clean unit relabelled `label`: what leaves a permanently tainted
     /// account. Taint it already carried keeps its labels (so per-label totals still
     /// reconcile); returns the amount newly tainted, which counts as source.

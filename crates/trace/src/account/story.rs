@@ -90,6 +90,8 @@ fn attr(name: &str, category: Category) -> Arc<[Attr]> {
         category,
         confidence: 100,
         source: Arc::from("test"),
+        cluster_definer: false,
+        via_cluster: None,
     }])
 }
 

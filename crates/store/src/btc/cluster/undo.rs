@@ -1,0 +1,44 @@
+//! Undoing a block's cluster changes on a reorg. The block's undo row names the edges it added
+//! and the records of the roots it touched as they were before it; alerts are keyed by
+//! transaction, so the block's are found by its transaction range.
+
+use chaintrace_model::TxNum;
+
+use crate::tables::{
+    BtcClusterAlerts, BtcClusterChildren, BtcClusterParent, BtcClusterUndo, BtcClusters,
+    ClusterChild, Height,
+};
+use crate::{Batch, Store, StoreError};
+
+/// Queues into `batch` what restores the cluster tables to their state before block `height`,
+/// whose transactions are `first_tx .. first_tx + tx_count`.
+pub(crate) fn undo_block(
+    store: &Store,
+    batch: &mut Batch,
+    height: u32,
+    first_tx: TxNum,
+    tx_count: u32,
+) -> Result<(), StoreError> {
+    if let Some(undo) = store.get::<BtcClusterUndo>(&Height(height))? {
+        for &(child, parent) in &undo.edges {
+            batch.delete::<BtcClusterParent>(&child);
+            batch.delete::<BtcClusterChildren>(&ClusterChild { parent, child });
+        }
+        for (root, rec) in &undo.roots {
+            match rec {
+                Some(rec) => batch.put::<BtcClusters>(root, rec),
+                None => batch.delete::<BtcClusters>(root),
+            }
+        }
+        batch.delete::<BtcClusterUndo>(&Height(height));
+    }
+    let end = first_tx.0 + u64::from(tx_count);
+    for item in store.iter_from::<BtcClusterAlerts>(Some(&first_tx)) {
+        let (tx, _) = item?;
+        if tx.0 >= end {
+            break;
+        }
+        batch.delete::<BtcClusterAlerts>(&tx);
+    }
+    Ok(())
+}
