@@ -1,10 +1,11 @@
 //! Address clustering: what it adds to bulk ingest, and how fast a cluster is looked up.
 //!
 //! Criterion times the ingest of a generated regtest chain (100k transactions;
-//! `CHAINTRACE_BENCH_TXS` overrides) with clustering on and off. Then one more run of each
-//! reports the slowdown and the added cost per block, and the clustered index answers
-//! `cluster_of` and `info` for 20,000 addresses spread over the id range (p50/p99), plus
-//! `explain` between members of the largest clusters found.
+//! `CHAINTRACE_BENCH_TXS` overrides) with clustering on and off. Then off/on pairs, run back to
+//! back so a busy machine slows both alike (`CHAINTRACE_BENCH_PAIRS`, default 5), report the
+//! slowdown and the added cost per block (median and range), one run with the change rule too;
+//! and the clustered index answers `cluster_of` and `info` for 20,000 addresses spread over the
+//! id range (p50/p99), plus `explain` between members of the largest clusters found.
 //!
 //!   cargo bench --bench cluster
 
@@ -15,6 +16,7 @@ use chaintrace_fixturegen::{write_chain, BlkWriterOptions, ChainSpec, ChainSumma
 use chaintrace_ingest::bitcoin::{ingest_blocks_dir, BulkOptions};
 use chaintrace_ingest::NoProgress;
 use chaintrace_model::{AddrId, Network};
+use chaintrace_store::btc::cluster::ClusterSetting;
 use chaintrace_store::btc::{BtcIndex, ClusterIndex};
 use chaintrace_store::{OpenMode, Store};
 use criterion::{Criterion, Throughput};
@@ -43,6 +45,24 @@ fn bench_txs() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000)
+}
+
+fn bench_pairs() -> usize {
+    std::env::var("CHAINTRACE_BENCH_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+}
+
+/// Ingests `blocks` into `db` with clusters built as `setting` says, and returns the time it
+/// took.
+fn ingest_as(db: &Path, blocks: &Path, setting: ClusterSetting) -> Duration {
+    let store = Store::open(db, OpenMode::Create).expect("open");
+    let mut opts = BulkOptions::new(Network::Regtest);
+    opts.writer.clustering = opts.writer.clustering.with_setting(setting);
+    let started = Instant::now();
+    ingest_blocks_dir(&store, blocks, &opts, &NoProgress).expect("ingest");
+    started.elapsed()
 }
 
 /// Ingests `blocks` into `db` and returns the time it took.
@@ -149,22 +169,56 @@ fn lookups(db: &Path) {
     }
 }
 
+/// Slowdown in percent and added microseconds per block of `on` over `off`.
+fn cost(on: Duration, off: Duration, blocks: f64) -> (f64, f64) {
+    let (on, off) = (on.as_secs_f64(), off.as_secs_f64());
+    ((on / off - 1.0) * 100.0, (on - off) / blocks * 1e6)
+}
+
 fn report(dir: &Path, summary: &ChainSummary) {
-    let off = ingest_once(dir, false);
-    let db = tempfile::tempdir().expect("tempdir");
-    let on = ingest_into(db.path(), dir, true);
-    let (on_s, off_s) = (on.as_secs_f64(), off.as_secs_f64());
     let blocks = summary.blocks.max(1) as f64;
+    let mut pairs = Vec::new();
+    for _ in 0..bench_pairs() {
+        let off = ingest_once(dir, false);
+        pairs.push((ingest_once(dir, true), off));
+    }
+    let costs: Vec<(f64, f64)> = pairs
+        .iter()
+        .map(|&(on, off)| cost(on, off, blocks))
+        .collect();
+    let spread = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[0], v[v.len() - 1])
+    };
+    let pct = spread(costs.iter().map(|c| c.0).collect());
+    let per_block = spread(costs.iter().map(|c| c.1).collect());
+    let mut offs: Vec<Duration> = pairs.iter().map(|p| p.1).collect();
+    offs.sort_unstable();
+    let off = offs[offs.len() / 2];
     println!(
-        "\none run each, {} txs in {} blocks: clustering off {off_s:.2} s ({:.0} tx/s), on {on_s:.2} s \
-         ({:.0} tx/s): {:+.1} %, {:+.0} µs per block",
+        "\n{} off/on pairs, {} txs in {} blocks: clustering off {:.2} s median ({:.0} tx/s); \
+         on: {:+.1} % median ({:+.1} .. {:+.1} %), {:+.0} µs per block ({:+.0} .. {:+.0})",
+        pairs.len(),
         summary.txs,
         summary.blocks,
-        summary.txs as f64 / off_s,
-        summary.txs as f64 / on_s,
-        (on_s / off_s - 1.0) * 100.0,
-        (on_s - off_s) / blocks * 1e6
+        off.as_secs_f64(),
+        summary.txs as f64 / off.as_secs_f64(),
+        pct.0,
+        pct.1,
+        pct.2,
+        per_block.0,
+        per_block.1,
+        per_block.2
     );
+    let db = tempfile::tempdir().expect("tempdir");
+    let change = ingest_as(db.path(), dir, ClusterSetting::InputsAndChange);
+    let (pct, per_block) = cost(change, off, blocks);
+    println!(
+        "inputs+change, one run: {:.2} s, {pct:+.1} % over the median off run, {per_block:+.0} µs per block",
+        change.as_secs_f64()
+    );
+    let db = tempfile::tempdir().expect("tempdir");
+    ingest_into(db.path(), dir, true);
     lookups(db.path());
 }
 

@@ -19,124 +19,31 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chaintrace_fixturegen::{write_chain, BlkWriterOptions, ChainSpec};
 use chaintrace_heuristics::coinjoin::{blocksci_is_coinjoin, detect_dumplings, detect_graphsense};
 use chaintrace_heuristics::{detect, is_peel_candidate, Coin, TxShape};
-use chaintrace_ingest::bitcoin::{ingest_blocks_dir, BulkOptions};
-use chaintrace_ingest::NoProgress;
 use chaintrace_model::btc::ScriptKind;
-use chaintrace_model::{AddrId, Category, Label, Network, TxNum};
+use chaintrace_model::{AddrId, TxNum};
 use chaintrace_store::btc::BtcIndex;
-use chaintrace_store::labels::LabelStore;
 use chaintrace_store::records::TxRecord;
 use chaintrace_store::tables::{BtcTxs, LabelTarget};
-use chaintrace_store::{OpenMode, Store, StoreError};
+use chaintrace_store::{OpenMode, Store};
 use chaintrace_trace::attribution::{load_labels, Attributions, Named};
 use chaintrace_trace::btc::{load_attributions, BtcLedger};
-use chaintrace_trace::forward::{trace_forward, ForwardParams, ForwardTrace, Source};
-use chaintrace_trace::ledger::{OutRef, TxView, UtxoLedger};
+use chaintrace_trace::forward::{ForwardTrace, Source};
+use chaintrace_trace::ledger::{TxView, UtxoLedger};
 use chaintrace_trace::mixer::detect_coinjoin;
-use chaintrace_trace::policy::{Policy, Rules};
-use chaintrace_trace::TaintLabel;
+use chaintrace_trace::policy::Policy;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use rayon::prelude::*;
 
-// The index below is a copy of `benches/trace.rs`'s (same seed, size, labels and cache
-// directory), so both benches share one cached index; bench targets are separate crates and
-// cannot import from each other.
+// The cached index (seed, size, labels, directory) is `benches/trace.rs`'s, so both benches
+// run on one index and their numbers compare.
+#[path = "support/btc_index.rs"]
+mod btc_index;
 
-const TXS_PER_BLOCK: u32 = 1_000;
-
-fn size() -> u64 {
-    std::env::var("CHAINTRACE_BENCH_TRACE_TXS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000)
-}
-
-/// An index of a generated chain, built once and reused by later runs; rebuilt when the cached
-/// one was written under another store schema version, which this build refuses to open.
-fn index() -> PathBuf {
-    let txs = size();
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("trace-bench-{txs}"));
-    let db = base.join("db");
-    let done = base.join("done");
-    if done.exists() {
-        match Store::open(&db, OpenMode::ReadOnly) {
-            Ok(_) => return db,
-            Err(StoreError::Schema {
-                found, expected, ..
-            }) => {
-                eprintln!(
-                    "cached index has schema {found}, this build reads {expected}: rebuilding"
-                )
-            }
-            Err(e) => panic!("cached index at {}: {e}", db.display()),
-        }
-    }
-    let _ = std::fs::remove_dir_all(&base);
-    let blocks = 100 + txs.div_ceil(u64::from(TXS_PER_BLOCK)) as u32;
-    let spec = ChainSpec {
-        seed: 11,
-        blocks,
-        txs_per_block: TXS_PER_BLOCK,
-        stale_branches: 0,
-        ..ChainSpec::default()
-    };
-    write_chain(&spec, &BlkWriterOptions::default(), &base.join("blocks")).expect("chain");
-    let store = Store::open(&db, OpenMode::Create).expect("open");
-    ingest_blocks_dir(
-        &store,
-        &base.join("blocks"),
-        &BulkOptions::new(Network::Regtest),
-        &NoProgress,
-    )
-    .expect("ingest");
-    label_exchanges(&store);
-    std::fs::write(&done, b"ok").expect("marker");
-    db
-}
-
-/// Labels every 50th address as an exchange deposit address, so traces stop somewhere.
-fn label_exchanges(store: &Store) {
-    let idx = BtcIndex::new(store);
-    let state = idx.state().unwrap().unwrap();
-    let label = Label {
-        name: "Bench Exchange".into(),
-        category: Category::Exchange,
-        raw_category: None,
-        abuse: None,
-        confidence: 80,
-        source: "bench".into(),
-        file: "bench".into(),
-        is_cluster_definer: true,
-        actor: None,
-    };
-    let entries: Vec<(LabelTarget, Label)> = (1..state.next_addr)
-        .step_by(50)
-        .filter_map(|id| idx.addr_key(AddrId(id)).unwrap())
-        .map(|k| (LabelTarget::BtcAddr(k), label.clone()))
-        .collect();
-    LabelStore::new(store)
-        .import("bench-exchanges", "bench", "", &entries)
-        .expect("labels");
-}
-
-/// Sources: the first `n` coinbase rewards, so the trace spreads (as in `benches/trace.rs`).
-fn sources(ledger: &BtcLedger<'_>, n: u32) -> Vec<Source> {
-    (1..=n)
-        .map(|h| Source {
-            out: OutRef {
-                tx: ledger.block_txs(h).unwrap().0,
-                vout: 0,
-            },
-            label: TaintLabel(0),
-        })
-        .collect()
-}
+use btc_index::{index, sources};
 
 /// The labels as stored, each on its own address: `load_attributions` now also spreads
 /// cluster-defining labels over their address's cluster, under which the bench's exchange labels
@@ -155,9 +62,7 @@ fn address_labels(store: &Store) -> Attributions {
 
 /// The haircut trace of `benches/trace.rs`, with the default `through_coinjoin` (equal split).
 fn forward(ledger: &BtcLedger<'_>, attrs: &Attributions, src: &[Source]) -> ForwardTrace {
-    let mut p = ForwardParams::new(Rules::new(Policy::Haircut));
-    p.max_hops = 1_000;
-    trace_forward(ledger, attrs, src, &p).expect("trace")
+    btc_index::forward(ledger, attrs, Policy::Haircut, src)
 }
 
 /// Transactions as the detectors see them, in flat arrays: one allocation for all coins

@@ -6,193 +6,27 @@
 
 use std::hint::black_box;
 
-use chaintrace_heuristics::tornado::{
-    link, withdrawal_taint, AnonymitySets, ApClaim, Deposit, GasFingerprint, Interactions,
-    LinkParams, Pool, PoolId, TaintMode, Withdrawal, MAINNET_POOLS,
-};
-use chaintrace_model::eth::AssetId;
-use chaintrace_model::AddrId;
+use chaintrace_heuristics::tornado::synthetic::{Synthetic, DEFAULT_EVENTS, DEFAULT_SEED};
+use chaintrace_heuristics::tornado::{withdrawal_taint, AnonymitySets, LinkParams, TaintMode};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn size() -> u64 {
     std::env::var("CHAINTRACE_BENCH_TORNADO_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000)
-}
-
-/// A tiny xorshift generator: deterministic synthetic data without a dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
-/// Synthetic Tornado Cash activity: `n` deposits and `n` withdrawals over the 19 mainnet pools,
-/// four deposits a block, withdrawals up to a week later. Some recipients reuse a depositor
-/// address (H1), some self-relayed withdrawals copy a deposit's gas price (H2), random address
-/// pairs interact (H3), a small set of recipients withdraws often enough to form portfolios
-/// (H4), and some recipients claim mining rewards (H5).
-struct Synthetic {
-    pools: Vec<Pool>,
-    deposits: Vec<Deposit>,
-    withdrawals: Vec<Withdrawal>,
-    interactions: Interactions,
-    claims: Vec<ApClaim>,
-}
-
-fn synthetic(n: u64, seed: u64) -> Synthetic {
-    let pools: Vec<Pool> = MAINNET_POOLS
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Pool::new(AddrId(1 + i as u64), AssetId::ETH, p.denomination, p.name))
-        .collect();
-    let mut rng = XorShift(seed | 1);
-    let start = 12_000_000;
-    let depositors = (n / 2).max(1);
-    let mut deposits: Vec<Deposit> = (0..n)
-        .map(|i| {
-            let block = start + i / 4;
-            Deposit {
-                seq: 0,
-                pool: PoolId(rng.below(pools.len() as u64) as u32),
-                block,
-                ts: block * 12,
-                from: AddrId(1_000 + rng.below(depositors)),
-                gas: GasFingerprint::Legacy {
-                    gas_price: 1_000_000 * (20_000 + u128::from(rng.below(200_000))),
-                },
-                commitment: [0; 32],
-                leaf_index: i as u32,
-            }
-        })
-        .collect();
-    let mut withdrawals: Vec<Withdrawal> = (0..n)
-        .map(|j| {
-            let source = &deposits[rng.below(n) as usize];
-            let block = source.block + 1 + rng.below(50_000);
-            let recipient = if rng.chance(5) {
-                AddrId(1_000 + rng.below(depositors))
-            } else if rng.chance(5) {
-                AddrId(5_000_000 + rng.below(2_000))
-            } else {
-                AddrId(10_000_000 + j)
-            };
-            let self_relayed = rng.chance(30);
-            let gas = if self_relayed && rng.chance(20) {
-                source.gas
-            } else {
-                GasFingerprint::Legacy {
-                    gas_price: 1_000_000 * (20_000 + u128::from(rng.below(200_000))),
-                }
-            };
-            Withdrawal {
-                seq: 0,
-                pool: source.pool,
-                block,
-                ts: block * 12,
-                tx_from: if self_relayed { recipient } else { AddrId(999) },
-                recipient,
-                relayer: (!self_relayed).then_some(AddrId(999)),
-                fee: 0,
-                gas,
-                nullifier: [0; 32],
-            }
-        })
-        .collect();
-    assign_seqs(&mut deposits, &mut withdrawals);
-    let interactions = (0..n / 2)
-        .map(|_| {
-            let w = &withdrawals[rng.below(n) as usize];
-            let d = &deposits[rng.below(n) as usize];
-            ((d.from, w.recipient), 1 + rng.below(6) as u32)
-        })
-        .collect();
-    let claims = (0..n / 2)
-        .filter_map(|_| {
-            let w = &withdrawals[rng.below(n) as usize];
-            let d = &deposits[rng.below(n) as usize];
-            let rate = pools[w.pool.0 as usize].ap_rate?;
-            let ap = rate * w.block.checked_sub(d.block)?;
-            (d.pool == w.pool).then_some(ApClaim {
-                addr: w.recipient,
-                block: w.block + 10,
-                ap,
-            })
-        })
-        .collect();
-    Synthetic {
-        pools,
-        deposits,
-        withdrawals,
-        interactions,
-        claims,
-    }
-}
-
-/// Global event order: by block, deposits first within a block.
-fn assign_seqs(deposits: &mut [Deposit], withdrawals: &mut [Withdrawal]) {
-    let mut order: Vec<(u64, bool, usize)> = deposits
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (d.block, false, i))
-        .chain(
-            withdrawals
-                .iter()
-                .enumerate()
-                .map(|(i, w)| (w.block, true, i)),
-        )
-        .collect();
-    order.sort_unstable();
-    for (seq, &(_, is_withdrawal, i)) in order.iter().enumerate() {
-        if is_withdrawal {
-            withdrawals[i].seq = seq as u64;
-        } else {
-            deposits[i].seq = seq as u64;
-        }
-    }
+        .unwrap_or(DEFAULT_EVENTS)
 }
 
 fn bench(c: &mut Criterion) {
     let n = size();
-    let data = synthetic(n, 7);
+    let data = Synthetic::generate(n, DEFAULT_SEED);
     let params = LinkParams::default();
-    let run_link = || {
-        link(
-            &data.pools,
-            &data.deposits,
-            &data.withdrawals,
-            &data.interactions,
-            &data.claims,
-            &params,
-        )
-    };
-    let links = run_link();
-    let taint: Vec<(u64, u128)> = data
-        .deposits
-        .iter()
-        .step_by(10)
-        .map(|d| (d.seq, 1_000_000))
-        .collect();
+    let links = data.link(&params);
+    let taint = data.sample_taint();
     let mut group = c.benchmark_group("tornado_link");
     group.sample_size(10);
     group.throughput(Throughput::Elements(2 * n));
-    group.bench_function("link", |b| b.iter(|| black_box(run_link())));
+    group.bench_function("link", |b| b.iter(|| black_box(data.link(&params))));
     group.bench_function("anonymity_set_sizes", |b| {
         b.iter(|| black_box(AnonymitySets::new(&data.deposits, &data.withdrawals, &links).sizes()))
     });

@@ -6,7 +6,10 @@
 //!   from both of its addresses;
 //! * the consolidation (height 180) spends four split addresses and the thief's clean address,
 //!   all never co-spent before: one step joins its first input to the clean one;
-//! * the five-input CoinJoin (height 178) does not merge the thief with the participants.
+//! * the five-input CoinJoin (height 178) does not merge the thief with the participants;
+//! * `ingest btc --clustering` picks the rules: `off` leaves `cluster` nothing to answer, and
+//!   `inputs+change` also joins the consolidation's lone fresh output (Meiklejohn's change rule)
+//!   to the thief's cluster; an index refuses to switch rules.
 
 mod common;
 
@@ -33,6 +36,11 @@ struct Heist {
 
 impl Heist {
     fn new() -> Heist {
+        Heist::with_clustering(&[])
+    }
+
+    /// The heist ingested with extra `ingest btc` arguments (`--clustering ...`).
+    fn with_clustering(extra: &[&str]) -> Heist {
         let text = std::fs::read_to_string(fixture("heist.json")).unwrap();
         let m: HeistManifest = serde_json::from_str(&text).unwrap();
         let tmp = tempfile::tempdir().unwrap();
@@ -41,20 +49,24 @@ impl Heist {
             _tmp: tmp,
             m,
         };
-        let blocks = fixture("blocks");
-        let blocks = blocks.to_str().unwrap();
-        h.run(&[
-            "ingest",
-            "btc",
-            "--blocks-dir",
-            blocks,
-            "--network",
-            "regtest",
-        ])
-        .ok();
+        h.ingest(extra).ok();
         let pack = fixture("heist.tagpack.yaml");
         h.run(&["labels", "import", pack.to_str().unwrap()]).ok();
         h
+    }
+
+    fn ingest(&self, extra: &[&str]) -> Run {
+        let blocks = fixture("blocks");
+        let mut args = vec![
+            "ingest",
+            "btc",
+            "--blocks-dir",
+            blocks.to_str().unwrap(),
+            "--network",
+            "regtest",
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
     }
 
     fn run(&self, args: &[&str]) -> Run {
@@ -218,4 +230,61 @@ fn alerts_and_errors() {
         .expect_code(DATAERR);
     let missing = h._tmp.path().join("nothing-here");
     chaintrace(["--db", missing.to_str().unwrap(), "cluster", "alerts"]).expect_code(NOINPUT);
+}
+
+#[test]
+fn an_index_built_with_clustering_off_says_it_keeps_no_clusters() {
+    let h = Heist::with_clustering(&["--clustering", "off"]);
+    let thief = &h.m.consolidation.clean_inputs[0].address;
+    for cmd in [
+        vec!["cluster", "show", thief.as_str()],
+        vec!["cluster", "alerts"],
+    ] {
+        let run = h.run(&cmd).expect_code(DATAERR);
+        assert!(
+            run.error_line().contains("this index keeps no clusters"),
+            "{}",
+            run.stderr
+        );
+    }
+    // Rerunning without the flag continues with the index's own setting...
+    h.ingest(&[]).ok();
+    h.run(&["cluster", "alerts"]).expect_code(DATAERR);
+    // ...and asking for other rules is refused before anything is written.
+    let switch = h.ingest(&["--clustering", "inputs"]).expect_code(DATAERR);
+    switch.stderr_has(&["built with --clustering off", "new directory"]);
+}
+
+#[test]
+fn with_the_change_rule_the_consolidation_output_joins_the_thiefs_cluster() {
+    let h = Heist::with_clustering(&["--clustering", "inputs+change"]);
+    let cons = &h.m.consolidation;
+    let (first, output) = (&cons.tainted_inputs[0].address, &cons.output.address);
+    // The consolidation pays one output, to an address it is the first to use, and none of its
+    // input addresses: Meiklejohn's rule takes that output for the spender's change.
+    let why = h.explain(first, output);
+    assert_eq!(why["same_cluster"], true, "{why:#}");
+    let last = why["steps"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["rule"], "change");
+    assert_eq!(last["change"], output.as_str());
+    assert_eq!(last["right"], output.as_str());
+    assert_eq!(last["tx"]["txid"], cons.txid.as_str());
+    let table = h.run(&["cluster", "explain", first, output]).ok();
+    assert!(
+        table.stdout.contains(&format!("{output} is change of")),
+        "{}",
+        table.stdout
+    );
+    // The co-spend that joined the thief's inputs is still told as one.
+    let clean = &cons.clean_inputs[0].address;
+    let co = h.explain(first, clean);
+    assert_eq!(co["steps"][0]["rule"], "co-spent");
+    assert_eq!(co["steps"][0]["change"], Value::Null);
+    h.ingest(&["--clustering", "inputs"]).expect_code(DATAERR);
+
+    // With the default rules the output stays a cluster of its own.
+    let plain = Heist::new();
+    assert_eq!(plain.explain(first, output)["same_cluster"], false);
+    let shown = plain.json(&["cluster", "show", output]);
+    assert_eq!(shown["size"], 1);
 }

@@ -5,34 +5,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-use chaintrace_fixturegen::eth_scenario::{self, EthManifest, GasTerms};
+use chaintrace_fixturegen::eth_scenario::GasTerms;
 use chaintrace_model::eth::{Address, GasPricing, U256};
 use chaintrace_model::AddrId;
 use chaintrace_store::eth::{EthIndex, MixerRow, StoredMixerEvent};
 use chaintrace_store::{OpenMode, Store};
-use common::*;
-
-fn scenario_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/eth/scenario")
-}
-
-fn manifest() -> EthManifest {
-    let text = std::fs::read_to_string(scenario_dir().join("eth_scenario.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn indexed() -> (tempfile::TempDir, PathBuf) {
-    let server = chaintrace_fixturegen::RpcReplay::start();
-    server
-        .load_pairs(&scenario_dir().join(eth_scenario::RECORDING))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db");
-    on_db(&db, &["ingest", "eth", "--rpc", &server.url()]).ok();
-    (dir, db)
-}
+use common::eth_fixture::{ingested as indexed, manifest};
 
 fn model(a: &chaintrace_fixturegen::anvil::Address) -> Address {
     Address::from(a.0)

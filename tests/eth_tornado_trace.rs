@@ -16,7 +16,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use chaintrace_fixturegen::eth_scenario::{self, EthManifest};
+use chaintrace_fixturegen::eth_scenario::EthManifest;
 use chaintrace_heuristics::tornado::{
     AnonymitySets, ApClaim, Heuristic, Link, LinkDetail, LinkParams,
 };
@@ -29,6 +29,7 @@ use chaintrace_trace::account::{AccountForwardParams, AccountPolicy, AccountRule
 use chaintrace_trace::attribution::{Attributions, StopSet};
 use chaintrace_trace::eth::{load_eth_attributions, load_pool_events, tornado_pools, EthLedger};
 use chaintrace_trace::TaintLabel;
+use common::eth_fixture::{ingested, manifest, scenario_dir};
 use common::*;
 use serde_json::Value;
 
@@ -37,29 +38,14 @@ const ETHER: u128 = 1_000_000_000_000_000_000;
 /// One note, in the hundredths the taint model counts (`chaintrace_heuristics::tornado` taint).
 const NOTE_UNITS: u128 = 100;
 
-fn scenario_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/eth/scenario")
-}
-
 fn scenario_file(name: &str) -> String {
     scenario_dir().join(name).to_str().unwrap().to_string()
-}
-
-fn manifest() -> EthManifest {
-    let text = std::fs::read_to_string(scenario_dir().join("eth_scenario.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
 }
 
 /// An index of the scenario with the tagpack and the Tornado pool registry imported (the
 /// registry is what makes the scenario's two contracts pools: they are not mainnet instances).
 fn indexed() -> (tempfile::TempDir, PathBuf) {
-    let server = chaintrace_fixturegen::RpcReplay::start();
-    server
-        .load_pairs(&scenario_dir().join(eth_scenario::RECORDING))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db");
-    on_db(&db, &["ingest", "eth", "--rpc", &server.url()]).ok();
+    let (dir, db) = ingested();
     let tags = scenario_file("eth_scenario.tagpack.yaml");
     on_db(&db, &["labels", "import", &tags]).ok();
     let registry = scenario_file("tornado_pools.json");

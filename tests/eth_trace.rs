@@ -6,28 +6,14 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use chaintrace_fixturegen::eth_scenario::{self, EthManifest};
+use chaintrace_fixturegen::eth_scenario::EthManifest;
+use common::eth_fixture::{self, manifest, scenario_dir};
 use common::*;
 use serde_json::Value;
 
-fn scenario_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/eth/scenario")
-}
-
-fn manifest() -> EthManifest {
-    let text = std::fs::read_to_string(scenario_dir().join("eth_scenario.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
 /// An index of the scenario with its labels.
 fn indexed() -> (tempfile::TempDir, PathBuf) {
-    let server = chaintrace_fixturegen::RpcReplay::start();
-    server
-        .load_pairs(&scenario_dir().join(eth_scenario::RECORDING))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db");
-    on_db(&db, &["ingest", "eth", "--rpc", &server.url()]).ok();
+    let (dir, db) = eth_fixture::ingested();
     let tags = scenario_dir().join("eth_scenario.tagpack.yaml");
     on_db(&db, &["labels", "import", tags.to_str().unwrap()]).ok();
     (dir, db)

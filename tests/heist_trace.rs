@@ -16,9 +16,12 @@
 //!   outputs of `D = 1e8`, fee 10,000. The thief's output is vout 2, the participant who later
 //!   deposits at Keyport owns vout 0; each is swept whole (one input, one output) to the exchange.
 
+mod common;
+
 use std::collections::BTreeSet;
 
 use chaintrace_fixturegen::{Deposit, HeistManifest};
+use common::trace_json::{flows, holdings, largest_remainder, sats};
 use serde_json::Value;
 use support::*;
 
@@ -29,13 +32,14 @@ const LOSSLESS: [&str; 5] = ["haircut", "fifo", "lifo", "tiho", "ciso"];
 
 /// Running the binary on a fresh heist index, and reading its JSON.
 mod support {
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
 
-    use assert_cmd::Command;
     use chaintrace_fixturegen::HeistManifest;
     use serde_json::Value;
 
-    pub const HEIST_DIR: &str = "fixtures/btc/heist";
+    use super::common::trace_json::{btc_fixture, flows, holdings, sats};
+    use super::common::{ingest_ok, on_db};
+
     /// The label the TagPack puts on the thief's three theft addresses (category `user`,
     /// abuse `service_hack`, hence tracing category `theft`).
     pub const THEFT_LABEL: &str = "Bitvault Exchange hack";
@@ -47,17 +51,12 @@ mod support {
         pub m: HeistManifest,
     }
 
-    fn fixture(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(HEIST_DIR)
-            .join(name)
-    }
-
     impl Heist {
         pub fn new() -> Heist {
-            let text = std::fs::read_to_string(fixture("heist.json")).unwrap();
+            let text = std::fs::read_to_string(btc_fixture("heist").join("heist.json")).unwrap();
             let m: HeistManifest = serde_json::from_str(&text).expect("heist.json parses");
-            let pack = std::fs::read_to_string(fixture("heist.tagpack.yaml")).unwrap();
+            let pack = std::fs::read_to_string(btc_fixture("heist").join("heist.tagpack.yaml"));
+            let pack = pack.unwrap();
             assert!(pack.contains(&format!("label: \"{THEFT_LABEL}\"")));
             let tmp = tempfile::tempdir().unwrap();
             let h = Heist {
@@ -65,37 +64,15 @@ mod support {
                 _tmp: tmp,
                 m,
             };
-            let blocks = fixture("blocks");
-            h.run(&[
-                "ingest",
-                "btc",
-                "--blocks-dir",
-                blocks.to_str().unwrap(),
-                "--network",
-                "regtest",
-            ]);
-            let pack = fixture("heist.tagpack.yaml");
+            ingest_ok(&h.db, &btc_fixture("heist").join("blocks"));
+            let pack = btc_fixture("heist").join("heist.tagpack.yaml");
             h.run(&["labels", "import", pack.to_str().unwrap()]);
             h
         }
 
         /// `chaintrace --db DB ARGS...`; panics unless it succeeds; returns stdout.
         pub fn run(&self, args: &[&str]) -> String {
-            let out = Command::cargo_bin("chaintrace")
-                .unwrap()
-                .arg("--db")
-                .arg(&self.db)
-                .args(args)
-                .env_remove("CHAINTRACE_DB")
-                .env_remove("RUST_LOG")
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "chaintrace {args:?} failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap()
+            on_db(&self.db, args).ok().stdout
         }
 
         pub fn json(&self, args: &[&str]) -> Value {
@@ -108,12 +85,18 @@ mod support {
         /// traces here cross it under the policy itself (`as-policy`); the default crossing
         /// is checked on its own below.
         pub fn trace(&self, policy: &str, extra: &[&str]) -> Value {
+            let text = self.trace_as(policy, extra, "json");
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{policy}: not JSON ({e})"))
+        }
+
+        /// The same trace printed in `format` (`json`, `csv`, `dot`).
+        pub fn trace_as(&self, policy: &str, extra: &[&str], format: &str) -> String {
             let from = format!("label:{THEFT_LABEL}");
             let mut args = vec!["trace", "--from", &from, "--policy", policy];
             args.extend_from_slice(&["--through-coinjoin", "as-policy"]);
             args.extend_from_slice(extra);
-            args.extend_from_slice(&["--format", "json"]);
-            self.json(&args)
+            args.extend_from_slice(&["--format", format]);
+            self.run(&args)
         }
 
         /// `screen REF --policy P --format json`.
@@ -158,21 +141,6 @@ mod support {
         format!("{txid}:{vout}")
     }
 
-    /// A JSON amount (a decimal string of sats).
-    pub fn sats(v: &Value) -> u64 {
-        v.as_str()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("{v} is not an amount"))
-    }
-
-    pub fn holdings(r: &Value) -> &[Value] {
-        r["holdings"].as_array().unwrap()
-    }
-
-    pub fn flows(r: &Value) -> &[Value] {
-        r["flows"].as_array().unwrap()
-    }
-
     pub fn holding<'a>(r: &'a Value, reference: &str) -> Option<&'a Value> {
         holdings(r).iter().find(|h| h["ref"] == reference)
     }
@@ -203,23 +171,6 @@ mod support {
             .iter()
             .find(|c| c["category"] == category)
     }
-}
-
-/// Largest-remainder split (spec §0.3) of `total` over `weights`; ties to the lower index.
-fn largest_remainder(total: u64, weights: &[u64]) -> Vec<u64> {
-    let sum: u128 = weights.iter().map(|w| u128::from(*w)).sum();
-    let exact: Vec<u128> = weights
-        .iter()
-        .map(|w| u128::from(total) * u128::from(*w))
-        .collect();
-    let mut parts: Vec<u64> = exact.iter().map(|e| (e / sum) as u64).collect();
-    let mut order: Vec<usize> = (0..weights.len()).collect();
-    order.sort_by(|a, b| (exact[*b] % sum).cmp(&(exact[*a] % sum)).then(a.cmp(b)));
-    let left = total - parts.iter().sum::<u64>();
-    for i in order.into_iter().take(left as usize) {
-        parts[i] += 1;
-    }
-    parts
 }
 
 fn overlap((a, b): (u64, u64), (c, d): (u64, u64)) -> u64 {
@@ -986,7 +937,6 @@ fn screening_innocent_deposits_finds_no_theft() {
 #[test]
 fn csv_and_dot_list_the_same_holdings_as_json() {
     let h = Heist::new();
-    let from = format!("label:{THEFT_LABEL}");
     for policy in POLICIES {
         let r = h.trace(policy, &[]);
         let mut from_json: Vec<(String, String, String)> = holdings(&r)
@@ -1001,17 +951,7 @@ fn csv_and_dot_list_the_same_holdings_as_json() {
             .collect();
         from_json.sort();
 
-        let csv = h.run(&[
-            "trace",
-            "--from",
-            &from,
-            "--policy",
-            policy,
-            "--through-coinjoin",
-            "as-policy",
-            "--format",
-            "csv",
-        ]);
+        let csv = h.trace_as(policy, &[], "csv");
         let mut lines = csv.lines();
         assert_eq!(
             lines.next(),
@@ -1028,17 +968,7 @@ fn csv_and_dot_list_the_same_holdings_as_json() {
         from_csv.sort();
         assert_eq!(from_csv, from_json, "{policy}: csv");
 
-        let dot = h.run(&[
-            "trace",
-            "--from",
-            &from,
-            "--policy",
-            policy,
-            "--through-coinjoin",
-            "as-policy",
-            "--format",
-            "dot",
-        ]);
+        let dot = h.trace_as(policy, &[], "dot");
         assert!(dot.starts_with("digraph trace {"));
         // Holding nodes are ellipses labelled "WHO\nTAINTED sat\nSTATUS"; transactions boxes.
         let mut from_dot: Vec<(String, String)> = dot

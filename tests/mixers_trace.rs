@@ -18,10 +18,11 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
+use common::trace_json::{btc_fixture, flows, holdings, largest_remainder, sats};
 use common::{ingest_ok, json, labels, on_db};
 
 /// The CoinJoins the thief's coins go through (manifest `protocol` names).
@@ -37,15 +38,9 @@ struct Fixture {
     m: Value,
 }
 
-fn fixture_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/btc")
-        .join(name)
-}
-
 impl Fixture {
     fn load(name: &str) -> Fixture {
-        let dir = fixture_dir(name);
+        let dir = btc_fixture(name);
         let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
         let m: Value = serde_json::from_str(&text).expect("the manifest parses");
         let tmp = tempfile::tempdir().unwrap();
@@ -58,7 +53,7 @@ impl Fixture {
 
     fn mixers() -> Fixture {
         let f = Fixture::load("mixers");
-        let pack = std::fs::read_to_string(fixture_dir("mixers").join("mixers.tagpack.yaml"));
+        let pack = std::fs::read_to_string(btc_fixture("mixers").join("mixers.tagpack.yaml"));
         assert!(pack.unwrap().contains(&format!("label: \"{THEFT_LABEL}\"")));
         f
     }
@@ -113,13 +108,6 @@ fn text(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("{v} is not a string"))
 }
 
-/// A JSON amount: a decimal string of sats (the CLI contract), never a bare number.
-fn sats(v: &Value) -> u64 {
-    v.as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{v} is not an amount string"))
-}
-
 /// `txid:vout` of a manifest output reference.
 fn out_ref(o: &Value) -> String {
     format!("{}:{}", text(&o["txid"]), num(&o["vout"]))
@@ -127,14 +115,6 @@ fn out_ref(o: &Value) -> String {
 
 fn mixes(m: &Value) -> &[Value] {
     arr(&m["mixes"])
-}
-
-fn holdings(r: &Value) -> &[Value] {
-    arr(&r["holdings"])
-}
-
-fn flows(r: &Value) -> &[Value] {
-    arr(&r["flows"])
 }
 
 fn flow<'a>(r: &'a Value, txid: &str) -> &'a Value {
@@ -180,23 +160,6 @@ fn output_values(round: &Value) -> Vec<u64> {
         .iter()
         .map(|o| num(&o["output"]["value_sats"]))
         .collect()
-}
-
-/// Largest-remainder split (spec §0.3) of `total` over `weights`; ties to the lower index.
-fn largest_remainder(total: u64, weights: &[u64]) -> Vec<u64> {
-    let sum: u128 = weights.iter().map(|w| u128::from(*w)).sum();
-    let exact: Vec<u128> = weights
-        .iter()
-        .map(|w| u128::from(total) * u128::from(*w))
-        .collect();
-    let mut parts: Vec<u64> = exact.iter().map(|e| (e / sum) as u64).collect();
-    let mut order: Vec<usize> = (0..weights.len()).collect();
-    order.sort_by(|a, b| (exact[*b] % sum).cmp(&(exact[*a] % sum)).then(a.cmp(b)));
-    let left = total - parts.iter().sum::<u64>();
-    for i in order.into_iter().take(left as usize) {
-        parts[i] += 1;
-    }
-    parts
 }
 
 /// The deposits (thief's and innocent) with the given `source`.

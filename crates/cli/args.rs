@@ -74,6 +74,9 @@ pub enum IngestCommand {
     ///   chaintrace ingest btc --rest http://127.0.0.1:8332
     ///
     /// Rerunning continues where the index stopped; an interrupted run loses nothing.
+    ///
+    /// Address clusters are kept as blocks arrive (see --clustering):
+    ///   chaintrace ingest btc --blocks-dir ~/.bitcoin/blocks --clustering inputs+change
     Btc(BtcIngestArgs),
     /// Index Ethereum from any JSON-RPC node: ether, internal transfers, ERC-20, gas.
     ///
@@ -171,6 +174,30 @@ pub struct BtcIngestArgs {
     /// Memory for the ingest caches, in MiB (unspent outputs and address ids).
     #[arg(long, default_value_t = 512, value_name = "MIB")]
     pub cache_mb: usize,
+
+    /// Which ownership rules build the address clusters that `chaintrace cluster` answers
+    /// from. Default for a new index: inputs. An index keeps the rules it was built with (a
+    /// rule started part-way through the chain would give wrong clusters), so asking an
+    /// existing index for other rules is an error; leave the flag out to continue with its own.
+    #[arg(long, value_enum, value_name = "RULES")]
+    pub clustering: Option<Clustering>,
+}
+
+/// The rules `--clustering` can ask for.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clustering {
+    /// No clusters: a faster ingest, and `chaintrace cluster` has nothing to answer.
+    Off,
+    /// The addresses a transaction spends from have one owner (common-input ownership), except
+    /// in CoinJoins and when the inputs carry labels of two different services.
+    Inputs,
+    /// Also the change: in a transaction that pays none of its input addresses, the one output
+    /// paying an address never seen before joins the sender's cluster (Meiklejohn's heuristic
+    /// 2). Two new addresses among the outputs leave it undecided (a payee's new address is as
+    /// new as the change), and a payee's new address taken for change merges two owners for
+    /// good, so check `cluster explain` before relying on such a merge.
+    #[value(name = "inputs+change")]
+    InputsChange,
 }
 
 #[derive(Args, Debug)]
@@ -405,7 +432,8 @@ pub enum ClusterCommand {
     ///   chaintrace cluster show 1DssS2srnAra8ghUpgEHsEARswej4SMgd3 --format json
     #[command(verbatim_doc_comment)]
     Show(ClusterShowArgs),
-    /// Why two addresses are in one cluster: the transactions that spent from them together,
+    /// Why two addresses are in one cluster: the transactions that spent from them together (or,
+    /// in an index built with --clustering inputs+change, paid change from one to the other),
     /// step by step from the first address to the second.
     Explain(ClusterExplainArgs),
     /// Merges worth a look: clusters that jumped past a size threshold (1,000, 10,000, ...) or

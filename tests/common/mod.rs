@@ -2,6 +2,9 @@
 //! status and digest, and writing block files by hand.
 #![allow(dead_code)]
 
+pub mod eth_fixture;
+pub mod trace_json;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 

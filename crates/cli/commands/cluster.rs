@@ -1,5 +1,6 @@
-//! `chaintrace cluster show|explain|alerts`: which addresses the multi-input heuristic puts
-//! together, and the transactions that justify it.
+//! `chaintrace cluster show|explain|alerts`: which addresses the multi-input heuristic (and, in
+//! an index built with `--clustering inputs+change`, the change rule) puts together, and the
+//! transactions that justify it.
 
 use std::path::Path;
 
@@ -39,7 +40,8 @@ pub fn run(db: &Path, cmd: &ClusterCommand) -> anyhow::Result<()> {
     let clusters = ClusterIndex::new(&store);
     if !clusters.enabled()? {
         return Err(data(format!(
-            "the index at {} was built with clustering off; ingest into a new index to get clusters",
+            "this index keeps no clusters: {} was built with --clustering off, and an index keeps \
+             its setting; ingest into a new directory with --clustering inputs to get clusters",
             db.display()
         )));
     }
@@ -201,8 +203,14 @@ fn explain(ctx: &Ctx<'_>, args: &ClusterExplainArgs) -> anyhow::Result<Value> {
     let steps = steps
         .iter()
         .map(|s: &MergeStep| {
+            let change = s.change.map(|c| ctx.address(c)).transpose()?;
+            let rule = if change.is_some() {
+                "change"
+            } else {
+                "co-spent"
+            };
             Ok(json!({"tx": ctx.tx(s.tx)?, "left": ctx.address(s.left)?,
-                      "right": ctx.address(s.right)?}))
+                      "right": ctx.address(s.right)?, "rule": rule, "change": change}))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(json!({
@@ -351,13 +359,24 @@ fn print_explain(v: &Value) {
         steps.len()
     );
     for (i, s) in steps.iter().enumerate() {
-        println!(
-            "  {:>3}. {} spent from {} and {}",
-            i + 1,
-            tx_text(&s["tx"]),
-            s["left"].as_str().unwrap_or("-"),
-            s["right"].as_str().unwrap_or("-")
-        );
+        println!("  {:>3}. {}", i + 1, step_text(s));
+    }
+}
+
+/// "co-spent A and B in tx", or "B is change of A in tx" (A funded the transaction that paid
+/// its change to B).
+fn step_text(s: &Value) -> String {
+    let (left, right) = (
+        s["left"].as_str().unwrap_or("-"),
+        s["right"].as_str().unwrap_or("-"),
+    );
+    let tx = tx_text(&s["tx"]);
+    match s["change"].as_str() {
+        Some(change) => {
+            let sender = if change == left { right } else { left };
+            format!("change:    {change} is change of {sender} in {tx}")
+        }
+        None => format!("co-spent:  {left} and {right} in {tx}"),
     }
 }
 

@@ -195,7 +195,10 @@ fn mixers(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
     else {
         return Err(data("the mixers manifest lists no multi-input cluster"));
     };
-    if let (Some(first), Some(last)) = (together.addresses.first(), together.addresses.last()) {
+    // From the first consolidation's first input to the last one's last: a multi-step answer.
+    let first = together.merges.first().and_then(|m| m.addresses.first());
+    let last = together.merges.last().and_then(|m| m.addresses.last());
+    if let (Some(first), Some(last)) = (first, last) {
         heading("Why are these two addresses one actor? (common-input clustering)");
         println!("$ chaintrace cluster explain {first} {last}\n");
         let cmd = ClusterCommand::Explain(ClusterExplainArgs {

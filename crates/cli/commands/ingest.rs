@@ -4,10 +4,12 @@ use std::path::Path;
 
 use anyhow::Context;
 use chaintrace_ingest::bitcoin::{ingest_blocks_dir, BulkOptions, IngestReport};
-use chaintrace_store::btc::WriterOptions;
+use chaintrace_store::btc::cluster::ClusterSetting;
+use chaintrace_store::btc::{ClusterIndex, ClusterOptions, WriterOptions};
 use chaintrace_store::{Durability, OpenMode, Store};
 
-use crate::args::BtcIngestArgs;
+use crate::args::{BtcIngestArgs, Clustering};
+use crate::exit::data;
 use crate::progress::Bars;
 
 /// Bytes of cache memory per cached unspent output / address id (hash map entry + record).
@@ -25,14 +27,40 @@ pub fn btc(db: &Path, args: &BtcIngestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Cache sizes from `--cache-mb`: three quarters for unspent outputs, the rest for addresses.
-pub fn writer_options(args: &BtcIngestArgs) -> WriterOptions {
+/// Cache sizes from `--cache-mb` (three quarters for unspent outputs, the rest for addresses)
+/// and the clustering rules of `store`'s index.
+pub fn writer_options(store: &Store, args: &BtcIngestArgs) -> anyhow::Result<WriterOptions> {
     let cache = args.cache_mb << 20;
-    WriterOptions {
+    let setting = clustering(store, args.clustering)?;
+    Ok(WriterOptions {
         utxo_cache_entries: cache * 3 / 4 / UTXO_ENTRY_BYTES,
         addr_cache_entries: cache / 4 / ADDR_ENTRY_BYTES,
         durability: Durability::Logged,
-        ..WriterOptions::default()
+        clustering: ClusterOptions::default().with_setting(setting),
+    })
+}
+
+fn setting_of(c: Clustering) -> ClusterSetting {
+    match c {
+        Clustering::Off => ClusterSetting::Off,
+        Clustering::Inputs => ClusterSetting::Inputs,
+        Clustering::InputsChange => ClusterSetting::InputsAndChange,
+    }
+}
+
+/// The rules to build clusters with: the index's own once it has blocks (asking for others is
+/// an error, since rules changed part-way through the chain give wrong clusters), else what
+/// `--clustering` asks for, `inputs` by default.
+fn clustering(store: &Store, asked: Option<Clustering>) -> anyhow::Result<ClusterSetting> {
+    let asked = asked.map(setting_of);
+    match (ClusterIndex::new(store).setting()?, asked) {
+        (Some(kept), Some(asked)) if kept != asked => Err(data(format!(
+            "this index was built with --clustering {kept} and keeps it (rules changed \
+             part-way through the chain would give wrong clusters); leave out --clustering to \
+             continue, or ingest into a new directory to use --clustering {asked}"
+        ))),
+        (Some(kept), _) => Ok(kept),
+        (None, asked) => Ok(asked.unwrap_or(ClusterSetting::Inputs)),
     }
 }
 
@@ -44,7 +72,7 @@ fn from_blocks_dir(
     let mut opts = BulkOptions::new(args.network);
     opts.writer = WriterOptions {
         durability: Durability::Unlogged,
-        ..writer_options(args)
+        ..writer_options(store, args)?
     };
     ingest_blocks_dir(store, dir, &opts, &Bars::default())
         .with_context(|| format!("ingesting {}", dir.display()))

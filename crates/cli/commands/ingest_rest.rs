@@ -23,7 +23,7 @@ pub fn follow(store: &Store, url: &str, args: &BtcIngestArgs) -> anyhow::Result<
         poll: Duration::from_secs_f64(args.poll_secs),
         start_height: args.start_height.unwrap_or(0),
         stop_height: args.stop_height,
-        writer: super::ingest::writer_options(args),
+        writer: super::ingest::writer_options(store, args)?,
     };
     if !args.once {
         eprintln!("following {url}; press Ctrl-C to stop (every indexed block is already saved)");

@@ -38,6 +38,7 @@ pub mod mixers;
 mod rest_server;
 mod rng;
 pub mod rpc_replay;
+mod scenario;
 mod scripts;
 mod tagpack_yaml;
 mod txbuild;

@@ -3,28 +3,18 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bitcoin::consensus::encode::serialize;
-use bitcoin::{Address, Network, OutPoint, Transaction, Txid};
+use bitcoin::{OutPoint, Transaction};
 use chaintrace_fixturegen::{
-    generate_heist, read_blk_dir, write_heist, BlkWriterOptions, HeistChain, HeistManifest,
-    OutputRef, KEYPORT, NORTHBANK,
+    generate_heist, write_heist, BlkWriterOptions, HeistChain, HeistManifest, OutputRef, KEYPORT,
+    NORTHBANK,
 };
-use common::{verify, ChainCheck};
-
-const BTC: u64 = 100_000_000;
+use common::{
+    address_of, block_bytes, outpoint, read_written, tx_by_id, txid, verify, ChainCheck, Written,
+    BTC,
+};
 
 fn heist() -> HeistChain {
     generate_heist().expect("heist generates")
-}
-
-fn txid(text: &str) -> Txid {
-    text.parse().expect("manifest txids are hex")
-}
-
-fn outpoint(r: &OutputRef) -> OutPoint {
-    OutPoint {
-        txid: txid(&r.txid),
-        vout: r.vout,
-    }
 }
 
 /// Every output reference in the manifest, with where it came from.
@@ -74,24 +64,6 @@ fn all_refs(m: &HeistManifest) -> Vec<(String, &OutputRef)> {
         push("unspent stolen", r);
     }
     refs
-}
-
-fn tx_by_id(h: &HeistChain, id: &str) -> Transaction {
-    let id = txid(id);
-    h.blocks
-        .iter()
-        .filter(|g| !g.stale)
-        .flat_map(|g| g.block.txdata.iter())
-        .find(|tx| tx.compute_txid() == id)
-        .cloned()
-        .unwrap_or_else(|| panic!("{id} is not on the active chain"))
-}
-
-fn address_of(check: &ChainCheck, op: &OutPoint) -> String {
-    let script = &check.outputs[op].script;
-    Address::from_script(script, Network::Regtest)
-        .map(|a| a.to_string())
-        .unwrap_or_default()
 }
 
 fn input_set(tx: &Transaction) -> BTreeSet<OutPoint> {
@@ -166,7 +138,7 @@ fn theft_takes_120_btc_from_the_hot_wallet() {
     let h = heist();
     let check = verify(&h.blocks);
     let theft = &h.manifest.theft;
-    let tx = tx_by_id(&h, &theft.txid);
+    let tx = tx_by_id(&h.blocks, &theft.txid);
     assert_eq!(theft.stolen_total_sats, 120 * BTC);
     let stolen: u64 = theft.stolen_outputs.iter().map(|o| o.value_sats).sum();
     assert_eq!(stolen, 120 * BTC);
@@ -206,7 +178,7 @@ fn peel_chain_links_hop_to_hop() {
         assert!(pair[1].height > pair[0].height);
     }
     for hop in hops {
-        let tx = tx_by_id(&h, &hop.txid);
+        let tx = tx_by_id(&h.blocks, &hop.txid);
         assert_eq!(tx.input.len(), 1);
         assert_eq!(tx.output.len(), 2);
         assert_eq!(
@@ -234,13 +206,13 @@ fn split_coinjoin_and_consolidation_have_their_shapes() {
     let check = verify(&h.blocks);
     let m = &h.manifest;
 
-    let split = tx_by_id(&h, &m.split.txid);
+    let split = tx_by_id(&h.blocks, &m.split.txid);
     assert_eq!(split.output.len(), 10);
     assert_eq!(m.split.input, m.theft.stolen_outputs[1]);
     assert_eq!(fee_of(&check, &m.split.txid), m.split.fee_sats);
 
     let cj = &m.coinjoin;
-    let tx = tx_by_id(&h, &cj.txid);
+    let tx = tx_by_id(&h.blocks, &cj.txid);
     assert_eq!((tx.input.len(), tx.output.len()), (5, 5));
     assert!(tx
         .output
@@ -267,7 +239,7 @@ fn split_coinjoin_and_consolidation_have_their_shapes() {
     assert_eq!(cj.outputs[cj.thief_output_vout as usize].owner, "thief");
 
     let c = &m.consolidation;
-    let tx = tx_by_id(&h, &c.txid);
+    let tx = tx_by_id(&h.blocks, &c.txid);
     assert_eq!(tx.output.len(), 1);
     let expected: BTreeSet<_> = c
         .tainted_inputs
@@ -361,13 +333,7 @@ fn heist_is_deterministic() {
     let a = heist();
     let b = heist();
     assert_eq!(a.manifest, b.manifest);
-    let bytes = |h: &HeistChain| {
-        h.blocks
-            .iter()
-            .map(|g| serialize(&g.block))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(bytes(&a), bytes(&b));
+    assert_eq!(block_bytes(&a.blocks), block_bytes(&b.blocks));
 }
 
 #[test]
@@ -379,15 +345,13 @@ fn write_heist_stores_blocks_manifest_and_tagpack() {
         ..Default::default()
     };
     let manifest = write_heist(dir.path(), &opts).unwrap();
-    let records = read_blk_dir(&dir.path().join("blocks")).unwrap();
+    let written: Written<HeistManifest> = read_written(dir.path(), "heist");
     assert_eq!(
-        records.len() as u32,
+        written.records as u32,
         manifest.chain.blocks + manifest.chain.stale_blocks
     );
-    let json = std::fs::read_to_string(dir.path().join("heist.json")).unwrap();
-    let parsed: HeistManifest = serde_json::from_str(&json).unwrap();
-    assert_eq!(parsed, manifest);
-    let yaml = std::fs::read_to_string(dir.path().join("heist.tagpack.yaml")).unwrap();
+    assert_eq!(written.manifest, manifest);
+    let yaml = written.tagpack;
     for key in [
         "title:",
         "creator:",

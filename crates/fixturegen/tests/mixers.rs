@@ -4,14 +4,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use bitcoin::consensus::encode::serialize;
-use bitcoin::{Address, Network, OutPoint, Transaction, Txid};
+use bitcoin::{OutPoint, Transaction, Txid};
 use chaintrace_fixturegen::{
-    generate_mixers, read_blk_dir, write_mixers, BlkWriterOptions, MixersChain, MixersManifest,
-    MixingTx, OutputRef, OutputType, QUAYSIDE, TALLYPORT,
+    generate_mixers, write_mixers, BlkWriterOptions, MixersChain, MixersManifest, MixingTx,
+    OutputRef, OutputType, QUAYSIDE, TALLYPORT,
 };
-use common::{verify, ChainCheck};
-
-const BTC: u64 = 100_000_000;
+use common::{
+    address_of, block_bytes, outpoint, read_written, tx_by_id, txid, verify, ChainCheck, Written,
+    BTC,
+};
 
 /// Generated once: every test reads the same chain.
 fn mixers() -> &'static (MixersChain, ChainCheck) {
@@ -21,34 +22,6 @@ fn mixers() -> &'static (MixersChain, ChainCheck) {
         let check = verify(&chain.blocks);
         (chain, check)
     })
-}
-
-fn txid(text: &str) -> Txid {
-    text.parse().expect("manifest txids are hex")
-}
-
-fn outpoint(r: &OutputRef) -> OutPoint {
-    OutPoint {
-        txid: txid(&r.txid),
-        vout: r.vout,
-    }
-}
-
-fn tx_by_id(chain: &MixersChain, id: &str) -> Transaction {
-    let id = txid(id);
-    chain
-        .blocks
-        .iter()
-        .flat_map(|g| g.block.txdata.iter())
-        .find(|tx| tx.compute_txid() == id)
-        .cloned()
-        .unwrap_or_else(|| panic!("{id} is not on the chain"))
-}
-
-fn address_of(check: &ChainCheck, op: &OutPoint) -> String {
-    Address::from_script(&check.outputs[op].script, Network::Regtest)
-        .map(|a| a.to_string())
-        .unwrap_or_default()
 }
 
 fn mix<'a>(m: &'a MixersManifest, protocol: &str) -> Vec<&'a MixingTx> {
@@ -144,7 +117,7 @@ fn every_story_transaction_conserves_value_and_pays_its_fee() {
     let m = &chain.manifest;
     let fee = |id: &str| check.txs[&txid(id)].1;
     for x in &m.mixes {
-        let tx = tx_by_id(chain, &x.txid);
+        let tx = tx_by_id(&chain.blocks, &x.txid);
         let inputs: u64 = x.inputs.iter().map(|i| i.input.value_sats).sum();
         let outputs: u64 = x.outputs.iter().map(|o| o.output.value_sats).sum();
         assert_eq!(inputs, outputs + x.fee_sats, "{}", x.protocol);
@@ -191,7 +164,7 @@ fn theft_moves_forty_btc_from_the_hot_wallet_in_one_output() {
     let hot = &m.exchanges[0].hot_wallet;
     assert!(t.inputs.iter().all(|i| hot.contains(&i.address)));
     assert!(hot.contains(&t.change.address));
-    let theft = tx_by_id(chain, &t.txid);
+    let theft = tx_by_id(&chain.blocks, &t.txid);
     assert_eq!(theft.output.len(), 2);
     assert_eq!(check.txs[&txid(&t.txid)].1, t.fee_sats);
     assert_eq!(m.distributions[0].input, t.stolen_output);
@@ -208,7 +181,7 @@ fn whirlpool_tx0s_have_the_tx0_shape() {
     let tx0s = mix(m, "whirlpool-tx0");
     assert_eq!(tx0s.len(), 2);
     for x in &tx0s {
-        let tx = tx_by_id(chain, &x.txid);
+        let tx = tx_by_id(&chain.blocks, &x.txid);
         let owners: BTreeSet<_> = x.inputs.iter().map(|i| &i.owner).collect();
         assert_eq!(owners.len(), 1, "a Tx0 has one owner");
         let op_returns: Vec<_> = tx
@@ -234,7 +207,7 @@ fn whirlpool_tx0s_have_the_tx0_shape() {
             .all(|t| matches!(t, OutputType::P2wpkh | OutputType::OpReturn)));
     }
     let thief = tx0s.iter().find(|x| x.inputs[0].owner == "thief").unwrap();
-    let tx = tx_by_id(chain, &thief.txid);
+    let tx = tx_by_id(&chain.blocks, &thief.txid);
     assert_eq!(input_values(check, &tx), vec![5_000_000], "vector CJ4");
     assert_eq!(
         sorted(values(&tx)),
@@ -249,7 +222,7 @@ fn whirlpool_mix_is_vector_w1() {
     let (chain, check) = mixers();
     let m = &chain.manifest;
     let x = only(m, "whirlpool-mix");
-    let tx = tx_by_id(chain, &x.txid);
+    let tx = tx_by_id(&chain.blocks, &x.txid);
     assert_eq!(
         input_values(check, &tx),
         vec![1_000_285, 1_000_285, 1_000_000, 1_000_000, 1_000_000]
@@ -284,7 +257,7 @@ fn whirlpool_mix_is_vector_w1() {
 fn wasabi1_round_is_vector_cj3() {
     let (chain, check) = mixers();
     let x = only(&chain.manifest, "wasabi1");
-    let tx = tx_by_id(chain, &x.txid);
+    let tx = tx_by_id(&chain.blocks, &x.txid);
     assert_eq!((tx.input.len(), tx.output.len()), (12, 21));
     assert_eq!(x.participants, 10);
     assert_eq!(x.fee_sats, 10_000);
@@ -349,7 +322,7 @@ fn standard_denominations() -> BTreeSet<u64> {
 fn wasabi2_round_has_the_cj6_outputs_and_shape() {
     let (chain, check) = mixers();
     let x = only(&chain.manifest, "wasabi2");
-    let tx = tx_by_id(chain, &x.txid);
+    let tx = tx_by_id(&chain.blocks, &x.txid);
     let denominations = standard_denominations();
     assert_eq!(denominations.len(), 78);
     assert!(tx.input.len() >= 20);
@@ -388,7 +361,7 @@ fn wasabi2_round_has_the_cj6_outputs_and_shape() {
 fn joinmarket_round_is_vector_cj2_with_the_thief_as_taker() {
     let (chain, check) = mixers();
     let x = only(&chain.manifest, "joinmarket");
-    let tx = tx_by_id(chain, &x.txid);
+    let tx = tx_by_id(&chain.blocks, &x.txid);
     assert_eq!(
         sorted(input_values(check, &tx)),
         vec![35_000_000, 35_000_000, 45_000_000, 50_000_000]
@@ -419,7 +392,7 @@ fn joinmarket_round_is_vector_cj2_with_the_thief_as_taker() {
 fn stonewall_trap_has_the_veto_shape() {
     let (chain, _) = mixers();
     let x = only(&chain.manifest, "stonewall");
-    let tx = tx_by_id(chain, &x.txid);
+    let tx = tx_by_id(&chain.blocks, &x.txid);
     assert!(tx.input.len() >= 2 && tx.output.len() == 4);
     assert!(distinct_output_scripts(&tx));
     let outs = values(&tx);
@@ -452,7 +425,7 @@ fn peel_chain_has_fifty_four_hops_linked_change_to_input() {
         if i > 0 {
             assert_eq!(hop.input, p.hops[i - 1].change);
         }
-        let tx = tx_by_id(chain, &hop.txid);
+        let tx = tx_by_id(&chain.blocks, &hop.txid);
         assert_eq!((tx.input.len(), tx.output.len()), (1, 2));
         assert_eq!((hop.peel.vout, hop.change.vout), (0, 1));
         assert_eq!(hop.peel.value_sats % 1_000_000, 0, "round peel");
@@ -629,12 +602,10 @@ fn tagpack_labels_exchanges_as_definers_and_the_theft() {
         ..Default::default()
     };
     let manifest = write_mixers(dir.path(), &opts).unwrap();
-    let records = read_blk_dir(&dir.path().join("blocks")).unwrap();
-    assert_eq!(records.len() as u32, manifest.chain.blocks);
-    let json = std::fs::read_to_string(dir.path().join("mixers.json")).unwrap();
-    let parsed: MixersManifest = serde_json::from_str(&json).unwrap();
-    assert_eq!(parsed, manifest);
-    let yaml = std::fs::read_to_string(dir.path().join("mixers.tagpack.yaml")).unwrap();
+    let written: Written<MixersManifest> = read_written(dir.path(), "mixers");
+    assert_eq!(written.records as u32, manifest.chain.blocks);
+    assert_eq!(written.manifest, manifest);
+    let yaml = written.tagpack;
     let theft = format!(
         "    address: \"{}\"\n    category: \"theft\"\n    is_cluster_definer: false\n",
         manifest.theft.stolen_output.address
@@ -656,13 +627,7 @@ fn two_generations_are_byte_identical() {
     let (a, _) = mixers();
     let b = generate_mixers().unwrap();
     assert_eq!(a.manifest, b.manifest);
-    let bytes = |c: &MixersChain| {
-        c.blocks
-            .iter()
-            .map(|g| serialize(&g.block))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(bytes(a), bytes(&b));
+    assert_eq!(block_bytes(&a.blocks), block_bytes(&b.blocks));
     let (x, y) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     write_mixers(x.path(), &BlkWriterOptions::default()).unwrap();
     write_mixers(y.path(), &BlkWriterOptions::default()).unwrap();

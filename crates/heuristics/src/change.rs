@@ -189,11 +189,12 @@ pub fn meiklejohn_h2(tx: &TxShape<'_>, fresh: &[bool]) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chaintrace_model::AddrId;
 
-    fn coin(value: u64, addr: u64, kind: ScriptKind) -> Coin {
+    /// A coin of `value` sat at address id `addr`; the peel-chain tests build theirs alike.
+    pub(crate) fn coin(value: u64, addr: u64, kind: ScriptKind) -> Coin {
         Coin {
             value,
             addr: AddrId(addr),
@@ -238,7 +239,8 @@ mod tests {
         assert_eq!(locktime(&tx, 840_000, &[Some(0), Some(840_100)]), set(&[1]));
     }
 
-    fn tx<'a>(inputs: &'a [Coin], outputs: &'a [Coin]) -> TxShape<'a> {
+    /// An ordinary mainnet transaction at height 800,000 (also the peel-chain tests' shape).
+    pub(crate) fn tx<'a>(inputs: &'a [Coin], outputs: &'a [Coin]) -> TxShape<'a> {
         TxShape {
             height: 800_000,
             mainnet: true,

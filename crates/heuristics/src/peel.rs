@@ -102,30 +102,12 @@ fn larger(tx: &TxShape<'_>, outputs: &OutputSet) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::change::tests::{coin, tx as shape};
     use crate::coinjoin::Coin;
     use chaintrace_model::btc::ScriptKind;
-    use chaintrace_model::AddrId;
-
-    fn coin(value: u64, addr: u64, kind: ScriptKind) -> Coin {
-        Coin {
-            value,
-            addr: AddrId(addr),
-            kind,
-        }
-    }
 
     fn wpkh(value: u64, addr: u64) -> Coin {
         coin(value, addr, ScriptKind::P2wpkh)
-    }
-
-    fn shape<'a>(inputs: &'a [Coin], outputs: &'a [Coin]) -> TxShape<'a> {
-        TxShape {
-            height: 800_000,
-            mainnet: true,
-            coinbase: false,
-            inputs,
-            outputs,
-        }
     }
 
     /// U-G's three hops: P1 (two inputs, so only the ≤ 2 variant admits it), P2 and P3.

@@ -5,7 +5,9 @@
 use chaintrace_model::btc::AddrKey;
 use chaintrace_model::{AddrId, TxNum};
 
-use crate::btc::cluster::records::{ClusterAlert, ClusterEdge, ClusterRecord, ClusterUndo};
+use crate::btc::cluster::records::{
+    ChildList, ClusterAlert, ClusterEdge, ClusterRecord, ClusterUndo,
+};
 use crate::codec::{put_varint, DecodeError, Reader};
 use crate::eth::mixer::MixerEventRecord;
 use crate::eth::records::{Balance, EthBlockRecord, EthTxRecord, EthUndoRecord, EventRecord};
@@ -81,10 +83,11 @@ tables! {
     /// Undo record by height, for rolling back reorganised blocks.
     BtcUndo = "btc_undo", bloom: false, Height => UndoRecord;
     /// Address clusters: a former cluster root → the forest edge that joined it to another
-    /// cluster (parent root, transaction, and the two co-spent addresses).
+    /// cluster (parent root, transaction, the two addresses it tied and the rule that did).
     BtcClusterParent = "btc_cluster_parent", bloom: true, AddrId => ClusterEdge;
-    /// The same edges from the parent side, `parent(BE64) child(BE64)` → empty, to list members.
-    BtcClusterChildren = "btc_cluster_children", bloom: false, ClusterChild => Empty;
+    /// The same edges from the parent side, `parent(BE64) tx(BE64)` → the children that
+    /// transaction joined under that parent, to list members.
+    BtcClusterChildren = "btc_cluster_children", bloom: false, ClusterChild => ChildList;
     /// Cluster root (the cluster id) → size and history; only clusters of two or more addresses.
     BtcClusters = "btc_clusters", bloom: true, AddrId => ClusterRecord;
     /// Transaction → what it did that deserves a look: a super-cluster jump or a label conflict.
@@ -752,11 +755,11 @@ macro_rules! record_value {
     )*};
 }
 
-/// A forest edge seen from its parent: `parent(BE64) child(BE64)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// The forest edges one transaction added under one parent: `parent(BE64) tx(BE64)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClusterChild {
     pub parent: AddrId,
-    pub child: AddrId,
+    pub tx: TxNum,
 }
 
 impl ClusterChild {
@@ -769,18 +772,24 @@ impl ClusterChild {
 impl KeyCodec for ClusterChild {
     fn encode_key(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.parent.0.to_be_bytes());
-        out.extend_from_slice(&self.child.0.to_be_bytes());
+        out.extend_from_slice(&self.tx.0.to_be_bytes());
     }
     fn decode_key(b: &[u8]) -> Result<Self, DecodeError> {
         let b: [u8; 16] = fixed(b, "cluster child key")?;
         Ok(ClusterChild {
             parent: AddrId(u64::from_be_bytes(b[..8].try_into().expect("8 bytes"))),
-            child: AddrId(u64::from_be_bytes(b[8..].try_into().expect("8 bytes"))),
+            tx: TxNum(u64::from_be_bytes(b[8..].try_into().expect("8 bytes"))),
         })
     }
 }
 
-record_value!(ClusterEdge, ClusterRecord, ClusterAlert, ClusterUndo);
+record_value!(
+    ChildList,
+    ClusterEdge,
+    ClusterRecord,
+    ClusterAlert,
+    ClusterUndo
+);
 
 record_value!(
     BlockRecord,

@@ -7,7 +7,9 @@
 
 use chaintrace_model::btc::{AddrKey, ScriptKind};
 use chaintrace_model::{AddrId, Category, Label, Network, TxNum};
-use chaintrace_store::btc::cluster::{ClusterAlert, ClusterEdge, Jump, MergeStep};
+use chaintrace_store::btc::cluster::{
+    ChangeRule, ClusterAlert, ClusterEdge, ClusterSetting, EdgeRule, Jump, MergeStep,
+};
 use chaintrace_store::btc::{
     BtcIndex, BtcWriter, ClusterId, ClusterIndex, ClusterOptions, ExternalPrevouts, NewBlock,
     NewOutput, NewTx, WriterOptions,
@@ -188,6 +190,7 @@ fn co_spent_addresses_merge_under_the_larger_cluster() {
         tx,
         child_addr: id(child_addr),
         parent_addr: id(parent_addr),
+        rule: EdgeRule::CoSpent,
     };
     assert_eq!(c.parent(id(5)).unwrap(), Some(edge(3, T1, 5, 3)));
     assert_eq!(c.parent(id(7)).unwrap(), Some(edge(3, T2, 7, 3)));
@@ -235,6 +238,7 @@ fn explain_walks_the_transactions_that_joined_two_addresses() {
         tx,
         left: id(left),
         right: id(right),
+        change: None,
     };
     // 7 and 3 were spent together in t2, 3 and 5 in t1, 5 and 9 in t4.
     assert_eq!(
@@ -512,6 +516,29 @@ fn multi_input_tx0_is_one_owner_and_merges() {
 }
 
 #[test]
+fn a_stonewall_shaped_spend_does_not_merge_its_inputs() {
+    let g = genesis();
+    // Two equal outputs and a third: the shape a STONEWALLx2 between two wallets shares with a
+    // one-wallet Stonewall. Without the pair it is an ordinary co-spend and merges.
+    let stonewall = tx(
+        20,
+        vec![o(10, 0), o(11, 0)],
+        vec![pay(60, 6_000), pay(61, 6_000), pay(62, 7_000)],
+    );
+    let plain = tx(
+        21,
+        vec![o(12, 0), o(13, 0)],
+        vec![pay(63, 6_000), pay(64, 6_500), pay(65, 7_000)],
+    );
+    let b1 = block(1, g.hash, 0, vec![], vec![stonewall, plain]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), OpenMode::Create).unwrap();
+    ingest(&store, &[g, b1], 1, options(1_000));
+    assert_eq!(cluster(&store, 11), 11);
+    assert_eq!(cluster(&store, 13), 12);
+}
+
+#[test]
 fn an_index_built_without_clustering_stays_without() {
     let blocks = merges();
     let dir = tempfile::tempdir().unwrap();
@@ -536,4 +563,143 @@ fn an_index_built_without_clustering_stays_without() {
     };
     assert_eq!(rows("btc_cluster_parent") + rows("btc_clusters"), 0);
     assert_ne!(digest.sha256, digest_of(&blocks, 1, options(1_000)));
+}
+
+/// The id of the address `pay(n, ..)` pays (ids follow first appearance, so only the first
+/// block's addresses have id = n).
+fn by_key(store: &Store, n: u64) -> AddrId {
+    BtcIndex::new(store).addr_id(&key(n)).unwrap().unwrap()
+}
+
+fn with_change(cache_entries: usize) -> WriterOptions {
+    let mut opts = options(cache_entries);
+    opts.clustering.change = ChangeRule::MeiklejohnH2;
+    opts
+}
+
+/// Transaction numbers of `change_blocks()`: block 1 holds coinbase 1, ta = 2, tb = 3, tc = 4;
+/// block 2 holds coinbase 5, td = 6.
+const TA: TxNum = TxNum(2);
+const TD: TxNum = TxNum(6);
+
+/// ta spends 1 and pays known address 2 and fresh 30: 30 is its change.
+/// tb spends 3 and 4 and pays fresh 31 and 32: no change can be told, 3 and 4 still merge.
+/// tc spends 5 and pays 5 back and fresh 33: it pays an input address, so no change.
+/// td spends 30 (ta's change) and 6 and pays fresh 40, its change: {1, 6, 30, 40}.
+fn change_blocks() -> Vec<NewBlock> {
+    let g = genesis();
+    let ta = tx(10, vec![o(1, 0)], vec![pay(30, 6_000), pay(2, 3_000)]);
+    let ta_change = (ta.txid, 0);
+    let b1 = block(
+        1,
+        g.hash,
+        0,
+        vec![pay(90, 5_000)],
+        vec![
+            ta,
+            tx(
+                11,
+                vec![o(3, 0), o(4, 0)],
+                vec![pay(31, 9_000), pay(32, 9_000)],
+            ),
+            tx(12, vec![o(5, 0)], vec![pay(5, 4_000), pay(33, 5_000)]),
+        ],
+    );
+    let b2 = block(
+        2,
+        b1.hash,
+        0,
+        vec![pay(90, 5_000)],
+        vec![tx(13, vec![ta_change, o(6, 0)], vec![pay(40, 15_000)])],
+    );
+    vec![g, b1, b2]
+}
+
+#[test]
+fn the_change_rule_joins_a_lone_fresh_output_to_its_sender() {
+    let blocks = change_blocks();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), OpenMode::Create).unwrap();
+    ingest(&store, &blocks, 1, with_change(1_000));
+    let c = ClusterIndex::new(&store);
+    assert_eq!(c.setting().unwrap(), Some(ClusterSetting::InputsAndChange));
+    let at = |n| by_key(&store, n);
+    for n in [1, 6, 30, 40] {
+        assert_eq!(
+            c.cluster_of(at(n)).unwrap(),
+            ClusterId(id(1)),
+            "address {n}"
+        );
+    }
+    assert_eq!(
+        cluster(&store, 4),
+        3,
+        "inputs still merge when no change is told"
+    );
+    for n in [2, 31, 32, 33, 5] {
+        assert_eq!(
+            c.cluster_of(at(n)).unwrap(),
+            ClusterId(at(n)),
+            "address {n}"
+        );
+    }
+    let ta_edge = c.parent(at(30)).unwrap().unwrap();
+    assert_eq!(ta_edge.rule, EdgeRule::ChangeToChild);
+    assert_eq!(ta_edge.change_addr(), Some(at(30)));
+    assert_eq!(c.parent(id(4)).unwrap().unwrap().rule, EdgeRule::CoSpent);
+    // 6 was co-spent with 30 in td; 30 is ta's change, sent from 1.
+    let steps = c.explain(id(6), id(1)).unwrap().unwrap();
+    let told: Vec<_> = steps
+        .iter()
+        .map(|s| (s.tx, s.left, s.right, s.change))
+        .collect();
+    assert_eq!(
+        told,
+        [(TD, id(6), at(30), None), (TA, at(30), id(1), Some(at(30)))]
+    );
+
+    // Without the rule, only td's co-spend ties 30 to anyone: 6, not its sender 1.
+    let dir = tempfile::tempdir().unwrap();
+    let plain = Store::open(dir.path(), OpenMode::Create).unwrap();
+    ingest(&plain, &blocks, 1, options(1_000));
+    let c = ClusterIndex::new(&plain);
+    assert_eq!(c.cluster_of(by_key(&plain, 30)).unwrap(), ClusterId(id(6)));
+    assert_eq!(cluster(&plain, 1), 1);
+    let paid = by_key(&plain, 40);
+    assert_eq!(c.cluster_of(paid).unwrap(), ClusterId(paid));
+    assert_eq!(
+        ClusterIndex::new(&plain).setting().unwrap(),
+        Some(ClusterSetting::Inputs)
+    );
+}
+
+#[test]
+fn change_merges_roll_back_exactly_and_the_index_keeps_its_rule() {
+    let blocks = change_blocks();
+    let reference = digest_of(&blocks, 1, with_change(1_000));
+    assert_eq!(digest_of(&blocks, 3, with_change(2)), reference);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), OpenMode::Create).unwrap();
+    ingest(&store, &blocks, 1, with_change(1_000));
+    // Reopened with the default options, the writer keeps the index's own rule.
+    let mut w = writer(&store, options(1_000));
+    assert_eq!(w.clustering(), ClusterSetting::InputsAndChange);
+    w.rollback_tip().unwrap().unwrap();
+    assert_eq!(
+        store.digest().unwrap().sha256,
+        digest_of(&blocks[..2], 1, with_change(1_000)),
+        "rolled back to block 1"
+    );
+    assert_eq!(cluster(&store, 6), 6);
+    let change = by_key(&store, 30);
+    assert_eq!(cluster(&store, change.0), 1);
+    w.rollback_tip().unwrap().unwrap();
+    assert_eq!(BtcIndex::new(&store).addr_id(&key(30)).unwrap(), None);
+    assert_eq!(cluster(&store, change.0), change.0, "the id is free again");
+    for b in &blocks[1..] {
+        w.apply_block(b, &ExternalPrevouts::new()).unwrap();
+    }
+    w.finish().unwrap();
+    assert_eq!(store.digest().unwrap().sha256, reference);
+    assert_ne!(reference, digest_of(&blocks, 1, options(1_000)));
 }

@@ -210,3 +210,71 @@ impl StopSet {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(id: u32, name: &str, definer: bool) -> Attr {
+        Attr {
+            label_id: id,
+            name: Arc::from(name),
+            category: Category::Exchange,
+            confidence: 80,
+            source: Arc::from("test"),
+            cluster_definer: definer,
+            via_cluster: None,
+        }
+    }
+
+    fn with(labels: &[(u64, Attr)]) -> Attributions {
+        let mut by_addr: FxHashMap<AddrId, Vec<Attr>> = FxHashMap::default();
+        for (a, x) in labels {
+            by_addr.entry(AddrId(*a)).or_default().push(x.clone());
+        }
+        Attributions::new(
+            by_addr.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            FxHashMap::default(),
+        )
+    }
+
+    /// Cluster 10 is {10, 11, 12}; every other address is alone.
+    fn members(addr: AddrId) -> Result<(u64, Vec<AddrId>, bool), TraceError> {
+        Ok(match addr.0 {
+            10..=12 => (10, vec![AddrId(10), AddrId(11), AddrId(12)], false),
+            a => (a, vec![addr], false),
+        })
+    }
+
+    #[test]
+    fn definer_labels_reach_the_whole_cluster_and_say_how() {
+        let mut a = with(&[
+            (11, attr(1, "Northbank", true)),
+            (12, attr(2, "a user note", false)),
+            (20, attr(3, "Keyport", true)),
+        ]);
+        assert!(!a.spread_over_clusters(members, 100).unwrap());
+        let at = |x: u64| a.of_addr(AddrId(x)).map(|v| v.to_vec()).unwrap_or_default();
+        assert_eq!(at(10).len(), 1);
+        assert_eq!(at(10)[0].name.as_ref(), "Northbank");
+        assert_eq!(at(10)[0].via_cluster, Some(10));
+        // The labelled address keeps its own label as it was; 12 gains Northbank only.
+        assert_eq!(at(11)[0].via_cluster, None);
+        let twelve = at(12);
+        let names: Vec<&str> = twelve.iter().map(|x| x.name.as_ref()).collect();
+        assert_eq!(names, vec!["a user note", "Northbank"]);
+        // A non-definer label stays where it is; a lone address spreads nowhere.
+        assert!(at(21).is_empty());
+    }
+
+    #[test]
+    fn the_budget_cuts_the_spread_and_says_so() {
+        let mut a = with(&[(11, attr(1, "Northbank", true))]);
+        assert!(a.spread_over_clusters(members, 1).unwrap());
+        let reached = [10, 12]
+            .iter()
+            .filter(|x| a.of_addr(AddrId(**x)).is_some())
+            .count();
+        assert_eq!(reached, 1);
+    }
+}

@@ -1,6 +1,9 @@
 //! The tracing engine of chaintrace: taint policies, forward traces (where did stolen funds
 //! go) and backward exposure (where did a deposit's funds come from).
 //! Bitcoin (UTXO) tracing lives at the top level; Ethereum (account-model) tracing in [`account`].
+//! Mixers are part of the path, not its end: [`mixer`] recognises CoinJoins and crosses them as
+//! the user chose, [`account::tornado`] follows taint out of Tornado Cash pools in stages, and
+//! [`peel`] collapses peel chains in reports.
 //!
 //! Invariants this crate promises:
 //! - Integer arithmetic only. Lossless policies (haircut and the ordered family) conserve taint
@@ -8,7 +11,10 @@
 //! - Determinism: the same index, sources and parameters give the same result, whatever the
 //!   thread count. Parallelism only prefetches data; taint is applied in chain order.
 //! - Nothing is dropped silently: every tainted unit ends in a holding whose status says why the
-//!   trace stopped there (unspent, a labelled service, the hop limit, dust, a cap).
+//!   trace stopped there (unspent, a labelled service, a mixer, the hop limit, dust, a cap).
+//! - What a mixer is believed to have done is reported apart from what the chain shows: every
+//!   CoinJoin crossed carries its detector and confidence, and every Tornado Cash withdrawal
+//!   that carries taint out carries its heuristic links and anonymity set.
 
 pub mod account;
 pub mod amount;

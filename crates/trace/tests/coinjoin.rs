@@ -4,7 +4,7 @@
 
 use chaintrace_heuristics::{Detection, Protocol};
 use chaintrace_trace::attribution::Attributions;
-use chaintrace_trace::forward::{trace_forward, ForwardParams, Source, Status};
+use chaintrace_trace::forward::{trace_forward, ForwardParams, ForwardTrace, Source, Status};
 use chaintrace_trace::ledger::OutRef;
 use chaintrace_trace::memory::MemLedger;
 use chaintrace_trace::mixer::{cross, ThroughCoinjoin};
@@ -39,13 +39,22 @@ fn tainted(
     (outs, outcome.fee.as_ref().map_or(0, |t| t.tainted(fee)))
 }
 
-fn w1(policy: Policy, mode: ThroughCoinjoin) -> (Vec<u64>, u64, bool) {
-    let source = policy.seed(S, W1_INPUTS[0]).unwrap();
-    let inputs: Vec<(u64, Option<&Taint<u64>>)> = W1_INPUTS
+/// `(value, taint)` per input: only input `at` carries `source`.
+fn one_tainted<'a>(
+    values: &[u64],
+    at: usize,
+    source: &'a Taint<u64>,
+) -> Vec<(u64, Option<&'a Taint<u64>>)> {
+    values
         .iter()
         .enumerate()
-        .map(|(i, v)| (*v, (i == 0).then_some(&source)))
-        .collect();
+        .map(|(i, v)| (*v, (i == at).then_some(source)))
+        .collect()
+}
+
+fn w1(policy: Policy, mode: ThroughCoinjoin) -> (Vec<u64>, u64, bool) {
+    let source = policy.seed(S, W1_INPUTS[0]).unwrap();
+    let inputs = one_tainted(&W1_INPUTS, 0, &source);
     let (outcome, uncertain) = cross(
         &whirlpool(),
         mode,
@@ -91,11 +100,7 @@ fn w1_poison_marks_every_output_and_the_fee() {
 #[test]
 fn ordered_policies_carry_the_split_as_a_leading_tainted_segment() {
     let source = Policy::FIFO.seed(S, W1_INPUTS[0]).unwrap();
-    let inputs: Vec<(u64, Option<&Taint<u64>>)> = W1_INPUTS
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (*v, (i == 0).then_some(&source)))
-        .collect();
+    let inputs = one_tainted(&W1_INPUTS, 0, &source);
     let (outcome, _) = cross(
         &whirlpool(),
         ThroughCoinjoin::EqualSplit,
@@ -127,11 +132,7 @@ fn equal_split_maps_a_joinmarket_taker_to_its_change() {
         confidence: 49,
     };
     let source = Policy::Haircut.seed(S, 50_000_000).unwrap();
-    let inputs: Vec<(u64, Option<&Taint<u64>>)> = inputs_v
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (*v, (i == 3).then_some(&source)))
-        .collect();
+    let inputs = one_tainted(&inputs_v, 3, &source);
     let rules = Rules::new(Policy::Haircut);
     let (outcome, uncertain) = cross(&d, ThroughCoinjoin::EqualSplit, &rules, &inputs, &outputs);
     let (outs, fee) = tainted(&outcome, &outputs, 3_000);
@@ -162,11 +163,7 @@ fn ambiguous_participants_fall_back_to_haircut_and_say_so() {
         confidence: 50,
     };
     let source = Policy::Haircut.seed(S, 10_600_000).unwrap();
-    let inputs: Vec<(u64, Option<&Taint<u64>>)> = inputs_v
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (*v, (i == 0).then_some(&source)))
-        .collect();
+    let inputs = one_tainted(&inputs_v, 0, &source);
     let (outcome, uncertain) = cross(
         &d,
         ThroughCoinjoin::EqualSplit,
@@ -203,21 +200,23 @@ fn w1_chain() -> (MemLedger, OutRef) {
     (l, premix[0])
 }
 
-#[test]
-fn the_engine_crosses_a_whirlpool_mix_and_marks_every_holding() {
+/// The haircut forward trace of the thief's premix in [`w1_chain`], crossing CoinJoins in
+/// `mode`; also returns the premix.
+fn trace_w1_chain(mode: ThroughCoinjoin) -> (ForwardTrace, OutRef) {
     let (ledger, thief) = w1_chain();
     let mut params = ForwardParams::new(Rules::new(Policy::Haircut));
-    params.through_coinjoin = ThroughCoinjoin::EqualSplit;
-    let t = trace_forward(
-        &ledger,
-        &Attributions::default(),
-        &[Source {
-            out: thief,
-            label: S,
-        }],
-        &params,
-    )
-    .unwrap();
+    params.through_coinjoin = mode;
+    let source = Source {
+        out: thief,
+        label: S,
+    };
+    let t = trace_forward(&ledger, &Attributions::default(), &[source], &params).unwrap();
+    (t, thief)
+}
+
+#[test]
+fn the_engine_crosses_a_whirlpool_mix_and_marks_every_holding() {
+    let (t, _) = trace_w1_chain(ThroughCoinjoin::EqualSplit);
     assert_eq!(t.mixers.len(), 1);
     let hop = &t.mixers[0];
     assert_eq!(hop.detection.protocol, Protocol::WhirlpoolMix);
@@ -234,19 +233,7 @@ fn the_engine_crosses_a_whirlpool_mix_and_marks_every_holding() {
 
 #[test]
 fn stop_mode_reports_the_premix_as_having_reached_the_mixer() {
-    let (ledger, thief) = w1_chain();
-    let mut params = ForwardParams::new(Rules::new(Policy::Haircut));
-    params.through_coinjoin = ThroughCoinjoin::Stop;
-    let t = trace_forward(
-        &ledger,
-        &Attributions::default(),
-        &[Source {
-            out: thief,
-            label: S,
-        }],
-        &params,
-    )
-    .unwrap();
+    let (t, thief) = trace_w1_chain(ThroughCoinjoin::Stop);
     assert_eq!(t.holdings.len(), 1);
     assert_eq!(t.holdings[0].out, thief);
     assert_eq!(t.holdings[0].status, Status::Mixer);

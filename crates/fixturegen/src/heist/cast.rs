@@ -1,59 +1,9 @@
 //! Every address the story uses.
 
-use bitcoin::{Address, Network, ScriptBuf};
-
 use super::plot::{Peel, CJ_PARTICIPANTS, PEELS, SPLIT_OUTPUTS};
 use super::NORTHBANK;
-use crate::keys::KeyFactory;
-use crate::scripts::{p2pk_key_hash, script_pubkey, ScriptKind};
-
-/// An address the story controls.
-#[derive(Clone, Debug)]
-pub(crate) struct Addr {
-    pub(crate) kind: ScriptKind,
-    pub(crate) key_id: u64,
-    pub(crate) script: ScriptBuf,
-    pub(crate) address: String,
-}
-
-/// Mints story addresses from consecutive key ids (scenarios start it in their own namespace).
-pub(crate) struct Minter {
-    pub(crate) keys: KeyFactory,
-    pub(crate) next: u64,
-}
-
-impl Minter {
-    pub(crate) fn mint(&mut self, kind: ScriptKind) -> Addr {
-        self.next += 1;
-        let key_id = self.next;
-        let script = script_pubkey(&self.keys, kind, key_id);
-        let address = address_string(&self.keys, kind, key_id, &script);
-        Addr {
-            kind,
-            key_id,
-            script,
-            address,
-        }
-    }
-
-    pub(crate) fn mint_n(&mut self, kind: ScriptKind, n: usize) -> Vec<Addr> {
-        (0..n).map(|_| self.mint(kind)).collect()
-    }
-}
-
-pub(crate) fn address_string(
-    keys: &KeyFactory,
-    kind: ScriptKind,
-    key_id: u64,
-    script: &ScriptBuf,
-) -> String {
-    if let Some(hash) = p2pk_key_hash(keys, kind, key_id) {
-        return Address::p2pkh(hash, Network::Regtest).to_string();
-    }
-    Address::from_script(script, Network::Regtest)
-        .map(|a| a.to_string())
-        .unwrap_or_default()
-}
+use crate::scenario::{Addr, Minter};
+use crate::scripts::ScriptKind;
 
 /// Every address in the story, minted up front so the manifest can list them all.
 pub(super) struct Cast {

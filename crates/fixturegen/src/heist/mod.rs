@@ -42,25 +42,27 @@ mod plot;
 mod story;
 mod tagpack;
 
-use std::fs;
 use std::io;
 use std::path::Path;
 
-use crate::blkfile::{BlkWriter, BlkWriterOptions};
-use crate::chain::{ChainGenerator, ChainSpec, GeneratedBlock};
+use crate::blkfile::BlkWriterOptions;
+use crate::chain::GeneratedBlock;
+use crate::scenario::{self, Plan};
 
-pub(crate) use cast::{address_string, Addr, Minter};
 pub use manifest::*;
 
 pub const BITVAULT: &str = "Bitvault Exchange";
 pub const NORTHBANK: &str = "Northbank Exchange";
 pub const KEYPORT: &str = "Keyport Exchange";
 
-const SEED: u64 = 0x4e15_7b17;
-const TIP_HEIGHT: u32 = 240;
-const BACKGROUND_TXS_PER_BLOCK: u32 = 4;
-const WALLETS: u32 = 120;
-const STALE_FORKS: [(u32, u32); 2] = [(145, 1), (205, 2)];
+const PLAN: Plan = Plan {
+    name: "heist",
+    seed: 0x4e15_7b17,
+    tip_height: 240,
+    txs_per_block: 4,
+    wallets: 120,
+    stale_forks: &[(145, 1), (205, 2)],
+};
 
 /// A generated heist: blocks in arrival order (stale ones included) and the ground truth.
 #[derive(Clone, Debug)]
@@ -71,28 +73,10 @@ pub struct HeistChain {
 
 /// Generates the heist chain in memory (about 250 blocks, well under 1 MB).
 pub fn generate_heist() -> io::Result<HeistChain> {
-    let spec = ChainSpec {
-        seed: SEED,
-        blocks: TIP_HEIGHT,
-        txs_per_block: BACKGROUND_TXS_PER_BLOCK,
-        stale_branches: 0,
-        wallets: WALLETS,
-    };
-    let mut gen = ChainGenerator::new(&spec);
-    for (fork, len) in STALE_FORKS {
-        gen.plan_stale(fork, len);
-    }
-    let mut story = story::Story::new(SEED);
-    let mut blocks = Vec::new();
-    while gen.next_height() <= TIP_HEIGHT {
-        let height = gen.next_height();
-        let mut outcome = Ok(());
-        blocks.extend(gen.step_with(|econ, draft| outcome = story.play(height, econ, draft)));
-        outcome.map_err(|what| {
-            io::Error::other(format!("heist scenario failed at height {height}: {what}"))
-        })?;
-    }
-    let manifest = story.into_manifest(&blocks, gen.tip())?;
+    let mut story = story::Story::new(PLAN.seed);
+    let (blocks, tip) =
+        scenario::generate(&PLAN, |height, econ, draft| story.play(height, econ, draft))?;
+    let manifest = story.into_manifest(&blocks, tip)?;
     Ok(HeistChain { blocks, manifest })
 }
 
@@ -100,41 +84,7 @@ pub fn generate_heist() -> io::Result<HeistChain> {
 /// TagPack in `dir/heist.tagpack.yaml`.
 pub fn write_heist(dir: &Path, opts: &BlkWriterOptions) -> io::Result<HeistManifest> {
     let heist = generate_heist()?;
-    let mut writer = BlkWriter::create(&dir.join("blocks"), opts)?;
-    for generated in &heist.blocks {
-        writer.write_block(&generated.block)?;
-    }
-    writer.finish()?;
-    let json = serde_json::to_string_pretty(&heist.manifest).map_err(io::Error::other)?;
-    fs::write(dir.join("heist.json"), json + "\n")?;
-    fs::write(
-        dir.join("heist.tagpack.yaml"),
-        tagpack::render(&heist.manifest),
-    )?;
+    let tagpack = tagpack::render(&heist.manifest);
+    scenario::write(dir, opts, "heist", &heist.blocks, &heist.manifest, tagpack)?;
     Ok(heist.manifest)
-}
-
-pub(crate) fn chain_facts(blocks: &[GeneratedBlock], tip: bitcoin::BlockHash) -> ChainFacts {
-    let active = blocks.iter().filter(|b| !b.stale);
-    let mut facts = ChainFacts {
-        tip_height: 0,
-        tip_hash: tip.to_string(),
-        blocks: 0,
-        stale_blocks: blocks.iter().filter(|b| b.stale).count() as u32,
-        txs: 0,
-        inputs: 0,
-        outputs: 0,
-    };
-    for generated in active {
-        facts.tip_height = facts.tip_height.max(generated.height);
-        facts.blocks += 1;
-        facts.txs += generated.block.txdata.len() as u64;
-        for tx in &generated.block.txdata {
-            if !tx.is_coinbase() {
-                facts.inputs += tx.input.len() as u64;
-            }
-            facts.outputs += tx.output.len() as u64;
-        }
-    }
-    facts
 }

@@ -3,17 +3,8 @@
 use super::{KEYPORT, NORTHBANK};
 use crate::scripts::ScriptKind;
 
-pub(super) const BTC: u64 = 100_000_000;
-pub(super) const CUSTOMER_DEPOSITS: [u64; 8] = [
-    250 * BTC / 100,
-    3 * BTC,
-    4 * BTC,
-    5 * BTC,
-    2 * BTC,
-    6 * BTC,
-    350 * BTC / 100,
-    150 * BTC / 100,
-];
+use crate::scenario::{Business, Routine};
+pub(super) use crate::scenario::{BTC, CUSTOMER_DEPOSITS, INNOCENT_AMOUNTS};
 pub(super) const CUSTOMER_DEPOSIT_HEIGHTS: std::ops::RangeInclusive<u32> = 102..=141;
 pub(super) const WITHDRAWALS: [(u32, u64); 2] = [(155, 5 * BTC), (162, 750 * BTC / 100)];
 pub(super) const CLEAN_FUNDING: (u32, u64) = (150, 5 * BTC);
@@ -49,15 +40,6 @@ pub(super) const CONSOLIDATION_DEPOSIT_HEIGHT: u32 = 188;
 pub(super) const INNOCENT_FIRST: u32 = 112;
 pub(super) const INNOCENT_EVERY: u32 = 9;
 pub(super) const INNOCENT_COUNT: u32 = 14;
-pub(super) const INNOCENT_AMOUNTS: [u64; 7] = [
-    25 * BTC / 100,
-    BTC,
-    50 * BTC / 100,
-    2 * BTC,
-    75 * BTC / 100,
-    150 * BTC / 100,
-    3 * BTC,
-];
 
 pub(super) const STORY: &str =
     "Bitvault Exchange keeps customer deposits in a 2-of-3 P2WSH hot wallet. \
@@ -100,10 +82,8 @@ pub(super) enum Peel {
 /// What happens at a height, in block order.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Event {
-    CustomerDeposit(usize),
-    InnocentDeposit(usize),
+    Routine(Business),
     CleanFunding,
-    Withdrawal(usize),
     Theft,
     PeelHop(usize),
     Split,
@@ -115,22 +95,16 @@ pub(super) enum Event {
     ConsolidationDeposit,
 }
 
+pub(super) const ROUTINE: Routine = Routine {
+    customer_deposits: CUSTOMER_DEPOSIT_HEIGHTS,
+    withdrawals: &WITHDRAWALS,
+    innocent_first: INNOCENT_FIRST,
+    innocent_every: INNOCENT_EVERY,
+    innocent_count: INNOCENT_COUNT,
+};
+
 pub(super) fn events_at(height: u32) -> Vec<Event> {
-    let mut events = Vec::new();
-    if CUSTOMER_DEPOSIT_HEIGHTS.contains(&height) {
-        events.push(Event::CustomerDeposit(
-            (height - CUSTOMER_DEPOSIT_HEIGHTS.start()) as usize,
-        ));
-    }
-    if height >= INNOCENT_FIRST && (height - INNOCENT_FIRST).is_multiple_of(INNOCENT_EVERY) {
-        let k = (height - INNOCENT_FIRST) / INNOCENT_EVERY;
-        if k < INNOCENT_COUNT {
-            events.push(Event::InnocentDeposit(k as usize));
-        }
-    }
-    if let Some(i) = WITHDRAWALS.iter().position(|(h, _)| *h == height) {
-        events.push(Event::Withdrawal(i));
-    }
+    let mut events: Vec<Event> = ROUTINE.at(height).into_iter().map(Event::Routine).collect();
     let peel_end = PEEL_START + 2 * (PEELS.len() as u32 - 1);
     if (PEEL_START..=peel_end).contains(&height) && (height - PEEL_START).is_multiple_of(2) {
         events.push(Event::PeelHop(((height - PEEL_START) / 2) as usize));

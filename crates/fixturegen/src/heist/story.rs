@@ -2,18 +2,20 @@
 
 use std::io;
 
-use bitcoin::{OutPoint, ScriptBuf, TxOut};
+use bitcoin::{ScriptBuf, TxOut};
 
-use super::cast::{address_string, Addr, Cast, Minter};
+use super::cast::Cast;
 use super::manifest::*;
 use super::plot::*;
-use super::{chain_facts, BITVAULT, KEYPORT, NORTHBANK};
+use super::{BITVAULT, KEYPORT, NORTHBANK};
 use crate::chain::{BlockDraft, GeneratedBlock};
 use crate::economy::Economy;
-use crate::keys::{KeyFactory, KEY_NAMESPACE_SHIFT};
+use crate::keys::KeyFactory;
 use crate::rng::Rng;
-use crate::scripts::script_pubkey;
-use crate::txbuild::{fee_bound, total_value, tx_out, BuiltTx, Coin, DUST};
+use crate::scenario::{
+    chain_facts, coin_at, missing, share_of, take_largest, Addr, Business, Minter, Scenario, Step,
+};
+use crate::txbuild::{total_value, tx_out, Coin};
 
 /// Story keys live in their own namespace so background traffic never mints them.
 const STORY_KEY_NAMESPACE: u64 = 0x4e15;
@@ -48,19 +50,20 @@ pub(super) struct Story {
     mule_coins: Vec<Coin>,
 }
 
-type Step = Result<(), String>;
+impl Scenario for Story {
+    fn keys(&self) -> &KeyFactory {
+        &self.keys
+    }
 
-fn missing(what: &str) -> String {
-    format!("{what} is not available yet")
+    fn rng(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
 }
 
 impl Story {
     pub(super) fn new(seed: u64) -> Story {
         let keys = KeyFactory::new(seed);
-        let mut minter = Minter {
-            keys: keys.clone(),
-            next: STORY_KEY_NAMESPACE << KEY_NAMESPACE_SHIFT,
-        };
+        let mut minter = Minter::story(&keys, STORY_KEY_NAMESPACE);
         Story {
             cast: Cast::new(&mut minter),
             keys,
@@ -94,10 +97,14 @@ impl Story {
     pub(super) fn play(&mut self, height: u32, econ: &mut Economy, draft: &mut BlockDraft) -> Step {
         for event in events_at(height) {
             match event {
-                Event::CustomerDeposit(i) => self.customer_deposit(i, econ, draft)?,
-                Event::InnocentDeposit(i) => self.innocent_deposit(i, econ, draft)?,
+                Event::Routine(Business::CustomerDeposit(i)) => {
+                    self.customer_deposit(i, econ, draft)?
+                }
+                Event::Routine(Business::InnocentDeposit(i)) => {
+                    self.innocent_deposit(i, econ, draft)?
+                }
+                Event::Routine(Business::Withdrawal(i)) => self.withdrawal(i, econ, draft)?,
                 Event::CleanFunding => self.clean_funding(econ, draft)?,
-                Event::Withdrawal(i) => self.withdrawal(i, econ, draft)?,
                 Event::Theft => self.theft(econ, draft)?,
                 Event::PeelHop(i) => self.peel_hop(i, econ, draft)?,
                 Event::Split => self.split(econ, draft)?,
@@ -110,69 +117,6 @@ impl Story {
             }
         }
         Ok(())
-    }
-
-    fn coin_at(built: &BuiltTx, vout: usize, addr: &Addr, height: u32) -> Coin {
-        let outpoint = OutPoint {
-            txid: built.tx.compute_txid(),
-            vout: vout as u32,
-        };
-        let value = built.tx.output[vout].value.to_sat();
-        Coin {
-            outpoint,
-            value,
-            kind: addr.kind,
-            key_id: addr.key_id,
-            height,
-        }
-    }
-
-    fn output_ref(&self, coin: &Coin) -> OutputRef {
-        let script = script_pubkey(&self.keys, coin.kind, coin.key_id);
-        OutputRef {
-            txid: coin.outpoint.txid.to_string(),
-            vout: coin.outpoint.vout,
-            address: address_string(&self.keys, coin.kind, coin.key_id, &script),
-            value_sats: coin.value,
-        }
-    }
-
-    fn pay_from_background(
-        &mut self,
-        econ: &mut Economy,
-        draft: &mut BlockDraft,
-        to: &Addr,
-        amount: u64,
-    ) -> Result<Coin, String> {
-        let rate = self.rng.range(2, 20);
-        let (built, vout) = econ
-            .pay_exact(draft.height, &to.script, amount, rate)
-            .ok_or_else(|| format!("no background wallet could pay {amount} sat"))?;
-        let coin = Story::coin_at(&built, vout as usize, to, draft.height);
-        draft.txs.push(built);
-        Ok(coin)
-    }
-
-    /// Builds a story transaction, queues it, and returns it for bookkeeping.
-    fn spend(
-        &mut self,
-        econ: &mut Economy,
-        draft: &mut BlockDraft,
-        inputs: &[Coin],
-        outputs: Vec<TxOut>,
-        remainder: Option<usize>,
-        rate: u64,
-    ) -> Result<BuiltTx, String> {
-        let built = econ
-            .spend_scripted(draft.height, inputs, outputs, remainder, rate)
-            .ok_or_else(|| {
-                format!(
-                    "inputs worth {} sat cannot fund outputs",
-                    total_value(inputs)
-                )
-            })?;
-        draft.txs.push(built.clone());
-        Ok(built)
     }
 
     fn customer_deposit(&mut self, i: usize, econ: &mut Economy, draft: &mut BlockDraft) -> Step {
@@ -194,35 +138,12 @@ impl Story {
         };
         let to = customers[(k / 2) % customers.len()].clone();
         let coin = self.pay_from_background(econ, draft, &to, INNOCENT_AMOUNTS[k % 7])?;
-        let deposit = self.deposit(exchange, &coin, draft.height, "unrelated wallet", false);
+        let deposit = self.deposit_record(exchange, &coin, draft.height, "unrelated wallet", false);
         self.innocent_deposits.push(Deposit {
             stolen_sats: Some(0),
             ..deposit
         });
         Ok(())
-    }
-
-    fn deposit(
-        &self,
-        exchange: &str,
-        coin: &Coin,
-        height: u32,
-        source: &str,
-        thief: bool,
-    ) -> Deposit {
-        let output = self.output_ref(coin);
-        Deposit {
-            exchange: exchange.to_owned(),
-            txid: output.txid,
-            vout: output.vout,
-            height,
-            address: output.address,
-            amount_sats: coin.value,
-            source: source.to_owned(),
-            thief_owned: thief,
-            stolen_sats: None,
-            haircut_stolen_sats: 0,
-        }
     }
 
     fn clean_funding(&mut self, econ: &mut Economy, draft: &mut BlockDraft) -> Step {
@@ -236,39 +157,24 @@ impl Story {
         Ok(())
     }
 
-    /// Picks the hot wallet's largest coins until they cover `amount` plus fee and change.
-    fn take_hot_coins(
-        &mut self,
-        amount: u64,
-        outputs: &[&ScriptBuf],
-        rate: u64,
-    ) -> Result<Vec<Coin>, String> {
-        self.hot_coins
-            .sort_by_key(|coin| std::cmp::Reverse(coin.value));
-        let mut taken = Vec::new();
-        while total_value(&taken) < amount + fee_bound(&taken, outputs, rate) + DUST {
-            if self.hot_coins.is_empty() {
-                self.hot_coins.extend(taken);
-                return Err(format!("hot wallet cannot cover {amount} sat"));
-            }
-            taken.push(self.hot_coins.remove(0));
-        }
-        Ok(taken)
-    }
-
     fn withdrawal(&mut self, i: usize, econ: &mut Economy, draft: &mut BlockDraft) -> Step {
         let (_, amount) = WITHDRAWALS[i];
         let customer = self.cast.withdrawal_customers[i].clone();
         let change = self.cast.hot[0].clone();
-        let inputs = self.take_hot_coins(amount, &[&customer.script, &change.script], 15)?;
+        let inputs = take_largest(
+            &mut self.hot_coins,
+            amount,
+            &[&customer.script, &change.script],
+            15,
+        )?;
         let outputs = vec![
             tx_out(customer.script.clone(), amount),
             tx_out(change.script.clone(), 0),
         ];
         let built = self.spend(econ, draft, &inputs, outputs, Some(1), 15)?;
-        let paid = Story::coin_at(&built, 0, &customer, draft.height);
+        let paid = coin_at(&built, 0, &customer, draft.height);
         self.hot_coins
-            .push(Story::coin_at(&built, 1, &change, draft.height));
+            .push(coin_at(&built, 1, &change, draft.height));
         self.withdrawals.push(Transfer {
             height: draft.height,
             output: self.output_ref(&paid),
@@ -286,7 +192,7 @@ impl Story {
             .map(|a| &a.script)
             .chain([&change.script])
             .collect();
-        let inputs = self.take_hot_coins(stolen_total, &scripts, rate)?;
+        let inputs = take_largest(&mut self.hot_coins, stolen_total, &scripts, rate)?;
         let mut outputs: Vec<TxOut> = thieves
             .iter()
             .zip(STOLEN)
@@ -297,9 +203,9 @@ impl Story {
         self.theft_coins = thieves
             .iter()
             .enumerate()
-            .map(|(i, a)| Story::coin_at(&built, i, a, draft.height))
+            .map(|(i, a)| coin_at(&built, i, a, draft.height))
             .collect();
-        let change_coin = Story::coin_at(&built, STOLEN.len(), &change, draft.height);
+        let change_coin = coin_at(&built, STOLEN.len(), &change, draft.height);
         self.hot_coins.push(change_coin);
         self.theft = Some(Theft {
             txid: built.tx.compute_txid().to_string(),
@@ -352,14 +258,14 @@ impl Story {
             Some(change_vout),
             PEEL_RATES[i],
         )?;
-        let peel_coin = Story::coin_at(&built, peel_vout, &dest, draft.height);
-        let change_coin = Story::coin_at(&built, change_vout, &change, draft.height);
+        let peel_coin = coin_at(&built, peel_vout, &dest, draft.height);
+        let change_coin = coin_at(&built, change_vout, &change, draft.height);
         match peel {
             Peel::Mule(_) => self.mule_coins.push(peel_coin),
             Peel::Premix => self.thief_premix = Some(peel_coin),
             Peel::Exchange(name, _) => {
                 let source = format!("peel_chain hop {}", i + 1);
-                let deposit = self.deposit(name, &peel_coin, draft.height, &source, true);
+                let deposit = self.deposit_record(name, &peel_coin, draft.height, &source, true);
                 self.deposits.push(Deposit {
                     stolen_sats: Some(peel_coin.value),
                     haircut_stolen_sats: peel_coin.value,
@@ -395,7 +301,7 @@ impl Story {
         self.split_coins = addrs
             .iter()
             .enumerate()
-            .map(|(i, a)| Story::coin_at(&built, i, a, draft.height))
+            .map(|(i, a)| coin_at(&built, i, a, draft.height))
             .collect();
         self.split = Some(Split {
             txid: built.tx.compute_txid().to_string(),
@@ -443,7 +349,7 @@ impl Story {
         }
         let mut recorded_outputs = Vec::new();
         for (vout, (addr, owner)) in outputs.iter().enumerate() {
-            let coin = Story::coin_at(&built, vout, addr, draft.height);
+            let coin = coin_at(&built, vout, addr, draft.height);
             if owner == "thief" {
                 self.cj_thief_out = Some(coin);
             } else {
@@ -496,7 +402,7 @@ impl Story {
             Some(0),
             6,
         )?;
-        let coin = Story::coin_at(&built, 0, &to, draft.height);
+        let coin = coin_at(&built, 0, &to, draft.height);
         self.consolidated = Some(coin);
         self.consolidation_tainted_share = (total_value(&tainted), total_value(&inputs));
         self.consolidation = Some(Consolidation {
@@ -510,33 +416,13 @@ impl Story {
         Ok(())
     }
 
-    /// Sends a whole coin to an exchange deposit address.
-    fn sweep_to(
-        &mut self,
-        econ: &mut Economy,
-        draft: &mut BlockDraft,
-        coin: Coin,
-        to: &Addr,
-        rate: u64,
-    ) -> Result<Coin, String> {
-        let built = self.spend(
-            econ,
-            draft,
-            &[coin],
-            vec![tx_out(to.script.clone(), 0)],
-            Some(0),
-            rate,
-        )?;
-        Ok(Story::coin_at(&built, 0, to, draft.height))
-    }
-
     fn coinjoin_deposit(&mut self, econ: &mut Economy, draft: &mut BlockDraft) -> Step {
         let coin = self
             .cj_thief_out
             .ok_or_else(|| missing("thief CoinJoin output"))?;
         let to = self.cast.northbank_thief[0].clone();
         let deposited = self.sweep_to(econ, draft, coin, &to, 8)?;
-        let deposit = self.deposit(NORTHBANK, &deposited, draft.height, "coinjoin", true);
+        let deposit = self.deposit_record(NORTHBANK, &deposited, draft.height, "coinjoin", true);
         let haircut = share_of(deposited.value, self.cj_tainted_share);
         self.deposits.push(Deposit {
             haircut_stolen_sats: haircut,
@@ -552,7 +438,7 @@ impl Story {
             .ok_or_else(|| missing("participant output"))?;
         let to = self.cast.keyport_customers[0].clone();
         let deposited = self.sweep_to(econ, draft, coin, &to, 8)?;
-        let deposit = self.deposit(
+        let deposit = self.deposit_record(
             KEYPORT,
             &deposited,
             draft.height,
@@ -573,7 +459,7 @@ impl Story {
             .ok_or_else(|| missing("consolidation output"))?;
         let to = self.cast.keyport_thief[1].clone();
         let deposited = self.sweep_to(econ, draft, coin, &to, 10)?;
-        let deposit = self.deposit(KEYPORT, &deposited, draft.height, "consolidation", true);
+        let deposit = self.deposit_record(KEYPORT, &deposited, draft.height, "consolidation", true);
         let haircut = share_of(deposited.value, self.consolidation_tainted_share);
         self.deposits.push(Deposit {
             haircut_stolen_sats: haircut,
@@ -685,9 +571,4 @@ impl Story {
             unspent_stolen,
         })
     }
-}
-
-/// `amount * numerator / denominator`, rounded down.
-fn share_of(amount: u64, (numerator, denominator): (u64, u64)) -> u64 {
-    (u128::from(amount) * u128::from(numerator) / u128::from(denominator.max(1))) as u64
 }

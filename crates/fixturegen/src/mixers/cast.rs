@@ -2,7 +2,7 @@
 
 use super::plot::*;
 use super::QUAYSIDE;
-use crate::heist::{Addr, Minter};
+use crate::scenario::{Addr, Minter};
 use crate::scripts::ScriptKind;
 
 /// The thief's addresses.

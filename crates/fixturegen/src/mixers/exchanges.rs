@@ -2,16 +2,18 @@
 //! withdrawals, the theft from it, and deposits (the thief's and innocent customers') at
 //! Tallyport and Quayside.
 
-use bitcoin::ScriptBuf;
-
 use super::manifest::MixersTheft;
 use super::plot::*;
-use super::story::{missing, Step, Story};
+use super::story::Story;
 use super::{QUAYSIDE, TALLYPORT};
 use crate::chain::BlockDraft;
 use crate::economy::Economy;
-use crate::heist::{Addr, Deposit};
-use crate::txbuild::{fee_bound, total_value, tx_out, BuiltTx, Coin, DUST};
+use crate::heist::Deposit;
+use crate::scenario::{coin_at, missing, share_of, take_largest, Addr, Scenario, Step};
+use crate::txbuild::{tx_out, BuiltTx, Coin};
+
+/// Fee rate (sat/vB) of every sweep into a deposit address.
+const DEPOSIT_RATE: u64 = 8;
 
 /// How a deposit's stolen content is known.
 pub(super) enum Taint {
@@ -54,26 +56,6 @@ impl Story {
         Ok(())
     }
 
-    /// Picks the hot wallet's largest coins until they cover `amount` plus fee and change.
-    fn take_hot_coins(
-        &mut self,
-        amount: u64,
-        outputs: &[&ScriptBuf],
-        rate: u64,
-    ) -> Result<Vec<Coin>, String> {
-        self.coins
-            .hot
-            .sort_by_key(|coin| std::cmp::Reverse(coin.value));
-        let mut taken = Vec::new();
-        while total_value(&taken) < amount + fee_bound(&taken, outputs, rate) + DUST {
-            if self.coins.hot.is_empty() {
-                return Err(format!("hot wallet cannot cover {amount} sat"));
-            }
-            taken.push(self.coins.hot.remove(0));
-        }
-        Ok(taken)
-    }
-
     /// Pays `amount` from the hot wallet to `to`, change back to hot address `change_slot`.
     fn hot_payment(
         &mut self,
@@ -85,13 +67,18 @@ impl Story {
     ) -> Result<(BuiltTx, Vec<Coin>), String> {
         let rate = 15;
         let change = self.cast.hot[change_slot].clone();
-        let inputs = self.take_hot_coins(amount, &[&to.script, &change.script], rate)?;
+        let inputs = take_largest(
+            &mut self.coins.hot,
+            amount,
+            &[&to.script, &change.script],
+            rate,
+        )?;
         let outputs = vec![
             tx_out(to.script.clone(), amount),
             tx_out(change.script.clone(), 0),
         ];
         let built = self.spend(econ, draft, &inputs, outputs, Some(1), rate)?;
-        let change_coin = Story::coin_at(&built, 1, &change, draft.height);
+        let change_coin = coin_at(&built, 1, &change, draft.height);
         self.coins.hot.push(change_coin);
         Ok((built, inputs))
     }
@@ -110,7 +97,7 @@ impl Story {
     pub(super) fn theft(&mut self, econ: &mut Economy, draft: &mut BlockDraft) -> Step {
         let thief = self.cast.thief.theft.clone();
         let (built, inputs) = self.hot_payment(econ, draft, &thief, STOLEN, 1)?;
-        let stolen = Story::coin_at(&built, 0, &thief, draft.height);
+        let stolen = coin_at(&built, 0, &thief, draft.height);
         self.coins.stolen = Some(self.thief_gets(stolen));
         let change = *self.coins.hot.last().ok_or_else(|| missing("hot change"))?;
         self.record.theft = Some(MixersTheft {
@@ -135,23 +122,15 @@ impl Story {
         source: &str,
         taint: Option<Taint>,
     ) -> Deposit {
-        let output = self.output_ref(coin);
         let (stolen, haircut) = match taint {
             None => (Some(0), 0),
             Some(Taint::Exact(stolen)) => (Some(stolen), stolen),
             Some(Taint::Mixed(share)) => (None, share_of(coin.value, share)),
         };
         Deposit {
-            exchange: exchange.to_owned(),
-            txid: output.txid,
-            vout: output.vout,
-            height,
-            address: output.address,
-            amount_sats: coin.value,
-            source: source.to_owned(),
-            thief_owned: false,
             stolen_sats: stolen,
             haircut_stolen_sats: haircut,
+            ..self.deposit_record(exchange, coin, height, source, false)
         }
     }
 
@@ -168,19 +147,6 @@ impl Story {
             thief_owned: true,
             ..self.deposit(exchange, coin, height, source, Some(taint))
         }
-    }
-
-    /// Sends a whole coin to a deposit address.
-    fn sweep_to(
-        &mut self,
-        econ: &mut Economy,
-        draft: &mut BlockDraft,
-        coin: Coin,
-        to: &Addr,
-    ) -> Result<Coin, String> {
-        let outputs = vec![tx_out(to.script.clone(), 0)];
-        let built = self.spend(econ, draft, &[coin], outputs, Some(0), 8)?;
-        Ok(Story::coin_at(&built, 0, to, draft.height))
     }
 
     /// The stolen fraction of a mix's inputs (thief's input value over all input value).
@@ -208,7 +174,7 @@ impl Story {
             .thief_whirlpool_out
             .ok_or_else(|| missing("thief's Whirlpool output"))?;
         let to = self.cast.thief_deposit(QUAYSIDE, 0).clone();
-        let deposited = self.sweep_to(econ, draft, coin, &to)?;
+        let deposited = self.sweep_to(econ, draft, coin, &to, DEPOSIT_RATE)?;
         let share = self.mix_share("whirlpool-mix")?;
         let deposit = self.stolen_deposit(
             QUAYSIDE,
@@ -231,7 +197,7 @@ impl Story {
             .thief_joinmarket_out
             .ok_or_else(|| missing("thief's JoinMarket output"))?;
         let to = self.cast.thief_deposit(TALLYPORT, 0).clone();
-        let deposited = self.sweep_to(econ, draft, coin, &to)?;
+        let deposited = self.sweep_to(econ, draft, coin, &to, DEPOSIT_RATE)?;
         let share = self.mix_share("joinmarket")?;
         let deposit = self.stolen_deposit(
             TALLYPORT,
@@ -252,7 +218,7 @@ impl Story {
             .first()
             .ok_or_else(|| missing("remixer output"))?;
         let to = self.cast.customer(TALLYPORT, 0).clone();
-        let deposited = self.sweep_to(econ, draft, coin, &to)?;
+        let deposited = self.sweep_to(econ, draft, coin, &to, DEPOSIT_RATE)?;
         let share = self.mix_share("whirlpool-mix")?;
         let deposit = self.deposit(
             TALLYPORT,
@@ -264,9 +230,4 @@ impl Story {
         self.record.innocent_deposits.push(deposit);
         Ok(())
     }
-}
-
-/// `amount * numerator / denominator`, rounded down.
-pub(super) fn share_of(amount: u64, (numerator, denominator): (u64, u64)) -> u64 {
-    (u128::from(amount) * u128::from(numerator) / u128::from(denominator.max(1))) as u64
 }

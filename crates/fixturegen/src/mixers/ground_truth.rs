@@ -6,10 +6,11 @@ use std::io;
 
 use super::manifest::*;
 use super::plot::{STORY, TAINT_CONVENTIONS};
-use super::story::{coin_ref, Story};
+use super::story::Story;
 use super::{MERIDIAN, QUAYSIDE, TALLYPORT};
 use crate::chain::GeneratedBlock;
-use crate::heist::{chain_facts, Addr, DepositAddress, PeelHop};
+use crate::heist::{DepositAddress, PeelHop};
+use crate::scenario::{chain_facts, coin_ref, Addr};
 
 fn addresses(list: &[Addr]) -> Vec<String> {
     list.iter().map(|a| a.address.clone()).collect()

@@ -5,10 +5,11 @@ use bitcoin::TxOut;
 
 use super::manifest::{Distribution, Merge, Purposed};
 use super::plot::*;
-use super::story::{missing, Step, Story};
+use super::story::Story;
 use crate::chain::BlockDraft;
 use crate::economy::Economy;
-use crate::heist::Addr;
+use crate::scenario::Addr;
+use crate::scenario::{coin_at, missing, Scenario, Step};
 use crate::txbuild::{tx_out, BuiltTx, Coin};
 
 fn purpose_name(purpose: Purpose) -> &'static str {
@@ -47,13 +48,13 @@ impl Story {
         let built = self.fan_out(econ, draft, input, &addrs, 12)?;
         self.coins.wallet = vec![Vec::new(); WALLET_ADDRESSES];
         for (vout, (purpose, _)) in DISTRIBUTION.iter().enumerate() {
-            let coin = Story::coin_at(&built, vout, &addrs[vout].0, draft.height);
+            let coin = coin_at(&built, vout, &addrs[vout].0, draft.height);
             match purpose {
                 Purpose::Wallet(n) => self.coins.wallet[*n].push(coin),
                 _ => self.coins.distributed.push((*purpose, coin)),
             }
         }
-        let rest = Story::coin_at(
+        let rest = coin_at(
             &built,
             DISTRIBUTION.len(),
             &addrs[DISTRIBUTION.len()].0,
@@ -79,7 +80,7 @@ impl Story {
         addrs.push((self.cast.thief.reserve.clone(), 0, "reserve"));
         let built = self.fan_out(econ, draft, input, &addrs, 10)?;
         for (vout, (n, _)) in SECOND_DISTRIBUTION.iter().enumerate() {
-            let coin = Story::coin_at(&built, vout, &addrs[vout].0, draft.height);
+            let coin = coin_at(&built, vout, &addrs[vout].0, draft.height);
             self.coins.wallet[*n].push(coin);
         }
         Ok(())
@@ -101,7 +102,7 @@ impl Story {
         let built = self.spend(econ, draft, &[input], txouts, Some(outputs.len() - 1), rate)?;
         let mut purposed = Vec::new();
         for (vout, (addr, _, purpose)) in outputs.iter().enumerate() {
-            let coin = self.thief_gets(Story::coin_at(&built, vout, addr, draft.height));
+            let coin = self.thief_gets(coin_at(&built, vout, addr, draft.height));
             purposed.push(Purposed {
                 output: self.output_ref(&coin),
                 purpose: (*purpose).to_owned(),
@@ -145,9 +146,9 @@ impl Story {
         let remainder = outputs.len() - 1;
         let rate = CONSOLIDATION_RATES[step];
         let built = self.spend(econ, draft, &inputs, outputs, Some(remainder), rate)?;
-        let coin = self.thief_gets(Story::coin_at(&built, remainder, &to, draft.height));
+        let coin = self.thief_gets(coin_at(&built, remainder, &to, draft.height));
         if last {
-            let paid = Story::coin_at(&built, 0, &taker, draft.height);
+            let paid = coin_at(&built, 0, &taker, draft.height);
             self.coins.taker = Some(self.thief_gets(paid));
         } else {
             self.coins.consolidated.push(coin);

@@ -67,12 +67,12 @@ mod tagpack;
 mod wasabi;
 mod whirlpool;
 
-use std::fs;
 use std::io;
 use std::path::Path;
 
-use crate::blkfile::{BlkWriter, BlkWriterOptions};
-use crate::chain::{ChainGenerator, ChainSpec, GeneratedBlock};
+use crate::blkfile::BlkWriterOptions;
+use crate::chain::GeneratedBlock;
+use crate::scenario::{self, Plan};
 
 pub use manifest::*;
 
@@ -80,10 +80,14 @@ pub const MERIDIAN: &str = "Meridian Exchange";
 pub const TALLYPORT: &str = "Tallyport Exchange";
 pub const QUAYSIDE: &str = "Quayside Exchange";
 
-const SEED: u64 = 0x313e_c01a;
-const TIP_HEIGHT: u32 = 230;
-const BACKGROUND_TXS_PER_BLOCK: u32 = 3;
-const WALLETS: u32 = 100;
+const PLAN: Plan = Plan {
+    name: "mixers",
+    seed: 0x313e_c01a,
+    tip_height: 230,
+    txs_per_block: 3,
+    wallets: 100,
+    stale_forks: &[],
+};
 
 /// A generated mixers chain: blocks in chain order and the ground truth.
 #[derive(Clone, Debug)]
@@ -94,25 +98,10 @@ pub struct MixersChain {
 
 /// Generates the mixers chain in memory (231 blocks, well under 1 MB).
 pub fn generate_mixers() -> io::Result<MixersChain> {
-    let spec = ChainSpec {
-        seed: SEED,
-        blocks: TIP_HEIGHT,
-        txs_per_block: BACKGROUND_TXS_PER_BLOCK,
-        stale_branches: 0,
-        wallets: WALLETS,
-    };
-    let mut gen = ChainGenerator::new(&spec);
-    let mut story = story::Story::new(SEED);
-    let mut blocks = Vec::new();
-    while gen.next_height() <= TIP_HEIGHT {
-        let height = gen.next_height();
-        let mut outcome = Ok(());
-        blocks.extend(gen.step_with(|econ, draft| outcome = story.play(height, econ, draft)));
-        outcome.map_err(|what| {
-            io::Error::other(format!("mixers scenario failed at height {height}: {what}"))
-        })?;
-    }
-    let manifest = story.into_manifest(&blocks, gen.tip())?;
+    let mut story = story::Story::new(PLAN.seed);
+    let (blocks, tip) =
+        scenario::generate(&PLAN, |height, econ, draft| story.play(height, econ, draft))?;
+    let manifest = story.into_manifest(&blocks, tip)?;
     Ok(MixersChain { blocks, manifest })
 }
 
@@ -120,16 +109,7 @@ pub fn generate_mixers() -> io::Result<MixersChain> {
 /// the TagPack in `dir/mixers.tagpack.yaml`.
 pub fn write_mixers(dir: &Path, opts: &BlkWriterOptions) -> io::Result<MixersManifest> {
     let chain = generate_mixers()?;
-    let mut writer = BlkWriter::create(&dir.join("blocks"), opts)?;
-    for generated in &chain.blocks {
-        writer.write_block(&generated.block)?;
-    }
-    writer.finish()?;
-    let json = serde_json::to_string_pretty(&chain.manifest).map_err(io::Error::other)?;
-    fs::write(dir.join("mixers.json"), json + "\n")?;
-    fs::write(
-        dir.join("mixers.tagpack.yaml"),
-        tagpack::render(&chain.manifest),
-    )?;
+    let tagpack = tagpack::render(&chain.manifest);
+    scenario::write(dir, opts, "mixers", &chain.blocks, &chain.manifest, tagpack)?;
     Ok(chain.manifest)
 }

@@ -3,10 +3,12 @@
 
 use super::exchanges::Taint;
 use super::plot::*;
-use super::story::{missing, Step, Story};
+use super::story::Story;
 use crate::chain::BlockDraft;
 use crate::economy::Economy;
-use crate::heist::{Addr, PeelHop};
+use crate::heist::PeelHop;
+use crate::scenario::Addr;
+use crate::scenario::{coin_at, missing, Scenario, Step};
 use crate::txbuild::tx_out;
 
 impl Story {
@@ -45,8 +47,8 @@ impl Story {
         // Fee rates wander as a real wallet's would; the change takes what is left.
         let rate = self.rng.range(4, 24);
         let built = self.spend(econ, draft, &[input], outputs, Some(1), rate)?;
-        let peel = Story::coin_at(&built, 0, &dest, draft.height);
-        let change = self.thief_gets(Story::coin_at(&built, 1, &change, draft.height));
+        let peel = coin_at(&built, 0, &dest, draft.height);
+        let change = self.thief_gets(coin_at(&built, 1, &change, draft.height));
         if let Some(exchange) = exchange {
             let source = format!("peel_chain hop {}", i + 1);
             let taint = Taint::Exact(peel.value);

@@ -6,19 +6,9 @@
 
 use super::{QUAYSIDE, TALLYPORT};
 
-pub(super) const BTC: u64 = 100_000_000;
+use crate::scenario::{Business, Routine};
+pub(super) use crate::scenario::{BTC, CUSTOMER_DEPOSITS, INNOCENT_AMOUNTS};
 
-/// Deposits that fill Meridian's hot wallet before the theft (cycled).
-pub(super) const CUSTOMER_DEPOSITS: [u64; 8] = [
-    250 * BTC / 100,
-    3 * BTC,
-    4 * BTC,
-    5 * BTC,
-    2 * BTC,
-    6 * BTC,
-    350 * BTC / 100,
-    150 * BTC / 100,
-];
 pub(super) const CUSTOMER_DEPOSIT_HEIGHTS: std::ops::RangeInclusive<u32> = 102..=121;
 pub(super) const WITHDRAWALS: [(u32, u64); 2] = [(114, 4 * BTC), (119, 6 * BTC)];
 pub(super) const THEFT_HEIGHT: u32 = 125;
@@ -206,22 +196,11 @@ pub(super) const REMIXER_DEPOSIT_HEIGHT: u32 = 210;
 pub(super) const INNOCENT_FIRST: u32 = 110;
 pub(super) const INNOCENT_EVERY: u32 = 9;
 pub(super) const INNOCENT_COUNT: u32 = 13;
-pub(super) const INNOCENT_AMOUNTS: [u64; 7] = [
-    25 * BTC / 100,
-    BTC,
-    50 * BTC / 100,
-    2 * BTC,
-    75 * BTC / 100,
-    150 * BTC / 100,
-    3 * BTC,
-];
 
 /// What happens at a height, in block order.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Event {
-    CustomerDeposit(usize),
-    InnocentDeposit(usize),
-    Withdrawal(usize),
+    Routine(Business),
     Theft,
     Distribution,
     SecondDistribution,
@@ -243,21 +222,16 @@ pub(super) enum Event {
     RemixerDeposit,
 }
 
+pub(super) const ROUTINE: Routine = Routine {
+    customer_deposits: CUSTOMER_DEPOSIT_HEIGHTS,
+    withdrawals: &WITHDRAWALS,
+    innocent_first: INNOCENT_FIRST,
+    innocent_every: INNOCENT_EVERY,
+    innocent_count: INNOCENT_COUNT,
+};
+
 pub(super) fn events_at(height: u32) -> Vec<Event> {
-    let mut events = Vec::new();
-    if CUSTOMER_DEPOSIT_HEIGHTS.contains(&height) {
-        let i = height - CUSTOMER_DEPOSIT_HEIGHTS.start();
-        events.push(Event::CustomerDeposit(i as usize));
-    }
-    if height >= INNOCENT_FIRST && (height - INNOCENT_FIRST).is_multiple_of(INNOCENT_EVERY) {
-        let k = (height - INNOCENT_FIRST) / INNOCENT_EVERY;
-        if k < INNOCENT_COUNT {
-            events.push(Event::InnocentDeposit(k as usize));
-        }
-    }
-    if let Some(i) = WITHDRAWALS.iter().position(|(h, _)| *h == height) {
-        events.push(Event::Withdrawal(i));
-    }
+    let mut events: Vec<Event> = ROUTINE.at(height).into_iter().map(Event::Routine).collect();
     if let Some(i) = CONSOLIDATION_HEIGHTS.iter().position(|h| *h == height) {
         events.push(Event::Consolidation(i));
     }

@@ -10,7 +10,8 @@ use super::manifest::{MixInput, MixOutput, MixingTx, SeparatePair};
 use super::story::Story;
 use crate::chain::BlockDraft;
 use crate::economy::Economy;
-use crate::heist::{Addr, OutputRef};
+use crate::heist::OutputRef;
+use crate::scenario::{coin_at, Addr, Scenario};
 use crate::txbuild::{tx_out, Coin};
 
 pub(super) const THIEF: &str = "thief";
@@ -103,7 +104,7 @@ impl Story {
                 let coin = slot
                     .addr
                     .as_ref()
-                    .map(|a| Story::coin_at(&built, vout, a, draft.height));
+                    .map(|a| coin_at(&built, vout, a, draft.height));
                 match coin {
                     Some(c) if slot.owner == THIEF => Some(self.thief_gets(c)),
                     other => other,

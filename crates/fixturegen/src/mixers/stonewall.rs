@@ -4,9 +4,10 @@
 
 use super::plot::*;
 use super::rounds::{seat, Round, Slot, THIEF};
-use super::story::{missing, Step, Story};
+use super::story::Story;
 use crate::chain::BlockDraft;
 use crate::economy::Economy;
+use crate::scenario::{missing, Scenario, Step};
 
 const COLLABORATOR: &str = "collaborator";
 

@@ -3,27 +3,21 @@
 
 use std::collections::BTreeSet;
 
-use bitcoin::{OutPoint, TxOut};
+use bitcoin::OutPoint;
 
 use super::cast::Cast;
 use super::manifest::*;
 use super::plot::{events_at, Event, Purpose};
 use crate::chain::BlockDraft;
 use crate::economy::Economy;
-use crate::heist::{address_string, Addr, Deposit, Minter, OutputRef, PeelHop};
-use crate::keys::{KeyFactory, KEY_NAMESPACE_SHIFT};
+use crate::heist::{Deposit, PeelHop};
+use crate::keys::KeyFactory;
 use crate::rng::Rng;
-use crate::scripts::script_pubkey;
-use crate::txbuild::{total_value, BuiltTx, Coin};
+use crate::scenario::{missing, Business, Minter, Scenario, Step};
+use crate::txbuild::{BuiltTx, Coin};
 
 /// Story keys live in their own namespace so background traffic never mints them.
 const STORY_KEY_NAMESPACE: u64 = 0x313e;
-
-pub(super) type Step = Result<(), String>;
-
-pub(super) fn missing(what: &str) -> String {
-    format!("{what} is not available yet")
-}
 
 /// Coins the story's actors hold between episodes.
 #[derive(Default)]
@@ -75,13 +69,29 @@ pub(super) struct Story {
     pub(super) record: Record,
 }
 
+impl Scenario for Story {
+    fn keys(&self) -> &KeyFactory {
+        &self.keys
+    }
+
+    fn rng(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
+
+    /// Queues a built transaction and marks its inputs spent (for the thief's holdings at
+    /// the tip).
+    fn commit(&mut self, draft: &mut BlockDraft, built: &BuiltTx) {
+        for input in &built.tx.input {
+            self.record.spent.insert(input.previous_output);
+        }
+        draft.txs.push(built.clone());
+    }
+}
+
 impl Story {
     pub(super) fn new(seed: u64) -> Story {
         let keys = KeyFactory::new(seed);
-        let mut minter = Minter {
-            keys: keys.clone(),
-            next: STORY_KEY_NAMESPACE << KEY_NAMESPACE_SHIFT,
-        };
+        let mut minter = Minter::story(&keys, STORY_KEY_NAMESPACE);
         Story {
             cast: Cast::new(&mut minter),
             keys,
@@ -94,9 +104,13 @@ impl Story {
     pub(super) fn play(&mut self, height: u32, econ: &mut Economy, draft: &mut BlockDraft) -> Step {
         for event in events_at(height) {
             match event {
-                Event::CustomerDeposit(i) => self.customer_deposit(i, econ, draft)?,
-                Event::InnocentDeposit(k) => self.innocent_deposit(k, econ, draft)?,
-                Event::Withdrawal(i) => self.withdrawal(i, econ, draft)?,
+                Event::Routine(Business::CustomerDeposit(i)) => {
+                    self.customer_deposit(i, econ, draft)?
+                }
+                Event::Routine(Business::InnocentDeposit(k)) => {
+                    self.innocent_deposit(k, econ, draft)?
+                }
+                Event::Routine(Business::Withdrawal(i)) => self.withdrawal(i, econ, draft)?,
                 Event::Theft => self.theft(econ, draft)?,
                 Event::Distribution => self.distribution(econ, draft)?,
                 Event::SecondDistribution => self.second_distribution(econ, draft)?,
@@ -121,102 +135,14 @@ impl Story {
         Ok(())
     }
 
-    pub(super) fn coin_at(built: &BuiltTx, vout: usize, addr: &Addr, height: u32) -> Coin {
-        Coin {
-            outpoint: OutPoint {
-                txid: built.tx.compute_txid(),
-                vout: vout as u32,
-            },
-            value: built.tx.output[vout].value.to_sat(),
-            kind: addr.kind,
-            key_id: addr.key_id,
-            height,
-        }
-    }
-
     /// Notes a coin the thief now holds (for the unspent holdings at the tip).
     pub(super) fn thief_gets(&mut self, coin: Coin) -> Coin {
         self.record.thief_coins.push(coin);
         coin
     }
 
-    pub(super) fn output_ref(&self, coin: &Coin) -> OutputRef {
-        coin_ref(&self.keys, coin)
-    }
-
     pub(super) fn address_of(&self, coin: &Coin) -> String {
         self.output_ref(coin).address
-    }
-
-    /// An unrelated background wallet pays exactly `amount` to `to`.
-    pub(super) fn pay_from_background(
-        &mut self,
-        econ: &mut Economy,
-        draft: &mut BlockDraft,
-        to: &Addr,
-        amount: u64,
-    ) -> Result<Coin, String> {
-        let rate = self.rng.range(2, 20);
-        let (built, vout) = econ
-            .pay_exact(draft.height, &to.script, amount, rate)
-            .ok_or_else(|| format!("no background wallet could pay {amount} sat"))?;
-        let coin = Story::coin_at(&built, vout as usize, to, draft.height);
-        draft.txs.push(built);
-        Ok(coin)
-    }
-
-    /// Builds a story transaction without queueing it. Output `remainder` takes what is left
-    /// at `rate` sat/vB; without it the fee is whatever the outputs leave.
-    pub(super) fn build(
-        &mut self,
-        econ: &mut Economy,
-        height: u32,
-        inputs: &[Coin],
-        outputs: Vec<TxOut>,
-        remainder: Option<usize>,
-        rate: u64,
-    ) -> Result<BuiltTx, String> {
-        econ.spend_scripted(height, inputs, outputs, remainder, rate)
-            .ok_or_else(|| {
-                format!(
-                    "inputs worth {} sat cannot fund outputs at height {height}",
-                    total_value(inputs)
-                )
-            })
-    }
-
-    /// Queues a built transaction and marks its inputs spent.
-    pub(super) fn commit(&mut self, draft: &mut BlockDraft, built: &BuiltTx) {
-        for input in &built.tx.input {
-            self.record.spent.insert(input.previous_output);
-        }
-        draft.txs.push(built.clone());
-    }
-
-    /// Builds and queues a story transaction.
-    pub(super) fn spend(
-        &mut self,
-        econ: &mut Economy,
-        draft: &mut BlockDraft,
-        inputs: &[Coin],
-        outputs: Vec<TxOut>,
-        remainder: Option<usize>,
-        rate: u64,
-    ) -> Result<BuiltTx, String> {
-        let built = self.build(econ, draft.height, inputs, outputs, remainder, rate)?;
-        self.commit(draft, &built);
-        Ok(built)
-    }
-}
-
-/// The manifest's view of a coin.
-pub(super) fn coin_ref(keys: &KeyFactory, coin: &Coin) -> OutputRef {
-    let script = script_pubkey(keys, coin.kind, coin.key_id);
-    OutputRef {
-        txid: coin.outpoint.txid.to_string(),
-        vout: coin.outpoint.vout,
-        address: address_string(keys, coin.kind, coin.key_id, &script),
-        value_sats: coin.value,
     }
 }
 

@@ -3,10 +3,10 @@
 
 use super::plot::*;
 use super::rounds::{seat, Round, Seat, Slot, THIEF};
-use super::story::{Step, Story};
+use super::story::Story;
 use crate::chain::BlockDraft;
 use crate::economy::Economy;
-use crate::heist::Addr;
+use crate::scenario::{Addr, Scenario, Step};
 use crate::txbuild::{total_value, Coin};
 
 fn participant(p: usize) -> String {

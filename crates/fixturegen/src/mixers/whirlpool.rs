@@ -6,10 +6,11 @@ use bitcoin::script::Builder;
 
 use super::plot::*;
 use super::rounds::{seat, Round, Slot, THIEF};
-use super::story::{missing, Step, Story};
+use super::story::Story;
 use crate::chain::BlockDraft;
 use crate::economy::Economy;
-use crate::heist::Addr;
+use crate::scenario::Addr;
+use crate::scenario::{missing, Scenario, Step};
 use crate::scripts::push;
 use crate::txbuild::Coin;
 

@@ -2,11 +2,14 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
 
+use bitcoin::consensus::encode::serialize;
 use bitcoin::hashes::Hash;
 use bitcoin::script::Builder;
-use bitcoin::{Block, BlockHash, OutPoint, ScriptBuf, Transaction, Txid};
-use chaintrace_fixturegen::{GeneratedBlock, OutputType};
+use bitcoin::{Address, Block, BlockHash, Network, OutPoint, ScriptBuf, Transaction, Txid};
+use chaintrace_fixturegen::{read_blk_dir, GeneratedBlock, OutputRef, OutputType};
+use serde::de::DeserializeOwned;
 
 pub const DUST: u64 = 546;
 pub const MATURITY: u32 = 100;
@@ -298,4 +301,65 @@ fn small_height(block: &Block) -> u32 {
 
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     bitcoin::hashes::sha256::Hash::hash(bytes).to_byte_array()
+}
+
+/// The regtest chain's block subsidy unit, for amounts the scenario manifests state in BTC.
+pub const BTC: u64 = 100_000_000;
+
+/// A manifest's txid.
+pub fn txid(text: &str) -> Txid {
+    text.parse().expect("manifest txids are hex")
+}
+
+/// The outpoint a manifest output names.
+pub fn outpoint(r: &OutputRef) -> OutPoint {
+    OutPoint {
+        txid: txid(&r.txid),
+        vout: r.vout,
+    }
+}
+
+/// The transaction with txid `id` on the active chain.
+pub fn tx_by_id(blocks: &[GeneratedBlock], id: &str) -> Transaction {
+    let id = txid(id);
+    blocks
+        .iter()
+        .filter(|g| !g.stale)
+        .flat_map(|g| g.block.txdata.iter())
+        .find(|tx| tx.compute_txid() == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{id} is not on the active chain"))
+}
+
+/// The regtest address an output on the active chain pays, as the manifests spell it.
+pub fn address_of(check: &ChainCheck, op: &OutPoint) -> String {
+    Address::from_script(&check.outputs[op].script, Network::Regtest)
+        .map(|a| a.to_string())
+        .unwrap_or_default()
+}
+
+/// Every block serialised, stale ones included, for byte-for-byte comparisons.
+pub fn block_bytes(blocks: &[GeneratedBlock]) -> Vec<Vec<u8>> {
+    blocks.iter().map(|g| serialize(&g.block)).collect()
+}
+
+/// What a scenario writer left in a directory, read back independently.
+pub struct Written<M> {
+    /// Blocks in `blocks/`, stale ones included.
+    pub records: usize,
+    /// `{name}.json`, parsed.
+    pub manifest: M,
+    /// `{name}.tagpack.yaml`.
+    pub tagpack: String,
+}
+
+/// Reads back what `write_heist` / `write_mixers` wrote to `dir` for scenario `name`.
+pub fn read_written<M: DeserializeOwned>(dir: &Path, name: &str) -> Written<M> {
+    let records = read_blk_dir(&dir.join("blocks")).unwrap().len();
+    let json = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
+    Written {
+        records,
+        manifest: serde_json::from_str(&json).unwrap(),
+        tagpack: std::fs::read_to_string(dir.join(format!("{name}.tagpack.yaml"))).unwrap(),
+    }
 }

@@ -27,6 +27,7 @@ mod multi_denomination;
 mod pairs;
 mod params;
 mod pools;
+pub mod synthetic;
 mod taint;
 mod torn_mining;
 

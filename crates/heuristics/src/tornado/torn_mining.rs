@@ -76,16 +76,7 @@ impl Index<'_> {
                 .map(|&i| &self.deposits[i as usize])
                 .filter(|d| d.seq < w.seq);
             if let (Some(d), None) = (earlier.next(), earlier.next()) {
-                out.push(make(
-                    d,
-                    w,
-                    Heuristic::TornMining,
-                    confidence,
-                    LinkDetail::Mining {
-                        ap: claim.ap,
-                        blocks,
-                    },
-                ));
+                out.push(mining_link(d, w, claim, blocks, confidence));
             }
         }
     }
@@ -111,17 +102,17 @@ impl Index<'_> {
                 .map(|&i| &self.withdrawals[i as usize])
                 .filter(|w| w.seq > d.seq);
             if let (Some(w), None) = (later.next(), later.next()) {
-                out.push(make(
-                    d,
-                    w,
-                    Heuristic::TornMining,
-                    confidence,
-                    LinkDetail::Mining {
-                        ap: claim.ap,
-                        blocks,
-                    },
-                ));
+                out.push(mining_link(d, w, claim, blocks, confidence));
             }
         }
     }
+}
+
+/// The link a claim implies between `d` and `w`, which sit `blocks` apart.
+fn mining_link(d: &Deposit, w: &Withdrawal, claim: &ApClaim, blocks: u64, confidence: u8) -> Link {
+    let detail = LinkDetail::Mining {
+        ap: claim.ap,
+        blocks,
+    };
+    make(d, w, Heuristic::TornMining, confidence, detail)
 }

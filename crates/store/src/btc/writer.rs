@@ -13,7 +13,7 @@ use chaintrace_model::{AddrId, Network, TxNum};
 
 use super::cache::GenCache;
 use super::cluster::forest::ClusterWriter;
-use super::cluster::{stored_setting, ClusterOptions};
+use super::cluster::{stored_setting, ClusterOptions, ClusterSetting};
 use super::{display_hash, ExternalPrevouts, NewBlock, NewOutput, NewTx};
 use crate::records::{
     BlockRecord, ChainState, InputRecord, OutputRecord, PrevTx, SpendRecord, TxRecord, UndoRecord,
@@ -88,7 +88,8 @@ pub struct BtcWriter<'s> {
     tip_chainwork: Option<[u8; 32]>,
     /// The cluster forest's maintainer; `None` when the index is built without clustering.
     clusters: Option<ClusterWriter>,
-    /// Whether `meta/btc.clustering` is already written.
+    /// What the index's clusters are built from, and whether `meta/btc.clustering` says so yet.
+    clustering: ClusterSetting,
     clustering_stored: bool,
 }
 
@@ -121,12 +122,13 @@ impl<'s> BtcWriter<'s> {
         };
         // An index keeps the clustering setting it was built with.
         let stored = stored_setting(store)?;
-        let clusters = if stored.unwrap_or(opts.clustering.enabled) {
+        let clustering = stored.unwrap_or_else(|| opts.clustering.setting());
+        let clusters = if clustering.enabled() {
             let mainnet = network == Network::Main;
             let next_addr = state.next_addr;
             Some(ClusterWriter::new(
                 store,
-                opts.clustering,
+                opts.clustering.with_setting(clustering),
                 mainnet,
                 next_addr,
             )?)
@@ -149,6 +151,7 @@ impl<'s> BtcWriter<'s> {
             writes: store.background_writer()?,
             tip_chainwork,
             clusters,
+            clustering,
             clustering_stored: stored.is_some(),
         })
     }
@@ -164,6 +167,11 @@ impl<'s> BtcWriter<'s> {
 
     pub fn store(&self) -> &'s Store {
         self.store
+    }
+
+    /// What the index's clusters are built from (the index's own setting once it has one).
+    pub fn clustering(&self) -> ClusterSetting {
+        self.clustering
     }
 
     /// Cumulative work of the chain up to the tip (including blocks not yet committed).
@@ -460,6 +468,8 @@ impl<'s> BtcWriter<'s> {
             let source = sources.next().expect("one source per input");
             inputs.push(self.spend(num, j as u32, OutPointTxid { txid, vout }, source));
         }
+        // Output addresses given ids from here on are new in this transaction.
+        let first_new = self.state.next_addr;
         let mut outputs = Vec::with_capacity(tx.outputs.len());
         for (vout, o) in tx.outputs.iter().enumerate() {
             outputs.push(self.create_output(num, tx.txid, vout as u32, o));
@@ -479,7 +489,7 @@ impl<'s> BtcWriter<'s> {
         self.batch.put::<BtcTxids>(&Hash32(tx.txid), &num);
         self.batch.put::<BtcTxs>(&num, &rec);
         if let Some(c) = &mut self.clusters {
-            c.note_tx(num, &rec);
+            c.note_tx(num, &rec, first_new);
         }
         Ok(())
     }
@@ -606,6 +616,9 @@ impl<'s> BtcWriter<'s> {
         if self.pending_blocks == 0 && self.batch.is_empty() {
             return Ok(());
         }
+        if let Some(c) = &mut self.clusters {
+            c.flush(&mut self.batch)?;
+        }
         for key in std::mem::take(&mut self.dirty) {
             if let Some(c) = self.utxos.get(&key) {
                 if !c.persisted {
@@ -644,8 +657,8 @@ impl<'s> BtcWriter<'s> {
             self.network_stored = true;
         }
         if !self.clustering_stored {
-            let on = vec![u8::from(self.clusters.is_some())];
-            self.batch.put::<Meta>(&MetaKey::BtcClustering, &on);
+            let setting = self.clustering.encode();
+            self.batch.put::<Meta>(&MetaKey::BtcClustering, &setting);
             self.clustering_stored = true;
         }
         let mut state = Vec::new();

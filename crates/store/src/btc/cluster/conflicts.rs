@@ -92,4 +92,15 @@ impl ServiceLabels {
         }
         None
     }
+
+    /// Whether `change` is labelled as a service other than one of `inputs`: a guessed change
+    /// output does not outrank a label.
+    pub(super) fn change_conflicts(&self, inputs: &[AddrId], change: AddrId) -> bool {
+        let Some(&entity) = self.by_id.get(&change) else {
+            return false;
+        };
+        inputs
+            .iter()
+            .any(|a| self.by_id.get(a).is_some_and(|&e| e != entity))
+    }
 }

@@ -6,7 +6,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use chaintrace_model::{AddrId, TxNum};
 
 use super::records::{ClusterAlert, ClusterEdge, ClusterRecord};
-use super::{corrupt_forest, stored_setting, ClusterId, MAX_DEPTH};
+use super::{corrupt_forest, stored_setting, ClusterId, ClusterSetting, MAX_DEPTH};
 use crate::btc::BtcIndex;
 use crate::tables::{
     BtcClusterAlerts, BtcClusterChildren, BtcClusterParent, BtcClusters, BtcSpends, ClusterChild,
@@ -43,12 +43,14 @@ pub struct Seen {
     pub capped: bool,
 }
 
-/// One step of an explanation: transaction `tx` spent from `left` and `right` together.
+/// One step of an explanation: transaction `tx` spent from `left` and `right` together, or,
+/// when `change` is set, spent from one of them and paid its change to the other, `change`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct MergeStep {
     pub tx: TxNum,
     pub left: AddrId,
     pub right: AddrId,
+    pub change: Option<AddrId>,
 }
 
 /// Typed queries over the cluster tables.
@@ -70,7 +72,12 @@ impl<'s> ClusterIndex<'s> {
 
     /// Whether the index maintains clusters (an index built with clustering off has none).
     pub fn enabled(&self) -> Result<bool, StoreError> {
-        Ok(stored_setting(self.store)? == Some(true))
+        Ok(self.setting()?.is_some_and(ClusterSetting::enabled))
+    }
+
+    /// What the index's clusters are built from; `None` for an index without Bitcoin blocks.
+    pub fn setting(&self) -> Result<Option<ClusterSetting>, StoreError> {
+        stored_setting(self.store)
     }
 
     /// The forest edge above `a`; `None` for a root.
@@ -120,10 +127,13 @@ impl<'s> ClusterIndex<'s> {
             for item in self
                 .store
                 .iter_prefix::<BtcClusterChildren>(ClusterChild::prefix(node))
-                .take(room)
             {
-                children.push(item?.0.child);
+                if children.len() >= room {
+                    break;
+                }
+                children.extend(item?.1 .0);
             }
+            children.truncate(room);
             stack.extend(children.into_iter().rev());
         }
         Ok(Members {
@@ -167,7 +177,7 @@ impl<'s> ClusterIndex<'s> {
 
     /// The chain of transactions that put `a` and `b` in one cluster: steps whose addresses link
     /// up (`a` = first left, each right = next left, last right = `b`), each a transaction that
-    /// spent from both of its addresses. `None` if they are in different clusters; empty if
+    /// spent from both of its addresses or paid its change to one of them. `None` if they are in different clusters; empty if
     /// `a == b`.
     ///
     /// Built from the forest path between them: its latest edge is the merge that finally joined
@@ -201,6 +211,7 @@ impl<'s> ClusterIndex<'s> {
                 tx: edge.tx,
                 left: near_x,
                 right: near_y,
+                change: edge.change_addr(),
             }));
             work.push(Work::Pair(x, near_x));
         }

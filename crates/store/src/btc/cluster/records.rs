@@ -5,16 +5,89 @@ use chaintrace_model::{AddrId, TxNum};
 
 use crate::codec::{decode_whole, put_varint, DecodeError, Reader};
 
-/// A forest edge: the cluster rooted at the key joined the cluster rooted at `parent` when
-/// transaction `tx` spent from `child_addr` (then in the child's cluster) and `parent_addr`
-/// (then in the parent's cluster) together. Edges are never rewritten (no path compression), so
-/// each one keeps the evidence for the merge it made.
+/// A forest edge: the cluster rooted at the key joined the cluster rooted at `parent` because of
+/// transaction `tx` and two of its addresses, `child_addr` (then in the child's cluster) and
+/// `parent_addr` (then in the parent's cluster); `rule` says how the transaction tied them.
+/// Edges are never rewritten (no path compression), so each one keeps the evidence for the merge
+/// it made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClusterEdge {
     pub parent: AddrId,
     pub tx: TxNum,
     pub child_addr: AddrId,
     pub parent_addr: AddrId,
+    pub rule: EdgeRule,
+}
+
+/// Why the two addresses of an edge have one owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EdgeRule {
+    /// The transaction spent from both (common-input ownership).
+    CoSpent,
+    /// The transaction spent from `parent_addr` and paid its change to `child_addr`.
+    ChangeToChild,
+    /// The transaction spent from `child_addr` and paid its change to `parent_addr`.
+    ChangeToParent,
+}
+
+impl EdgeRule {
+    fn byte(self) -> u8 {
+        match self {
+            EdgeRule::CoSpent => 0,
+            EdgeRule::ChangeToChild => 1,
+            EdgeRule::ChangeToParent => 2,
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.u8()? {
+            0 => Ok(EdgeRule::CoSpent),
+            1 => Ok(EdgeRule::ChangeToChild),
+            2 => Ok(EdgeRule::ChangeToParent),
+            b => Err(DecodeError::new(
+                "cluster edge",
+                format!("unknown rule {b}"),
+            )),
+        }
+    }
+}
+
+impl ClusterEdge {
+    /// The change address, if the edge was made by the change rule.
+    pub fn change_addr(&self) -> Option<AddrId> {
+        match self.rule {
+            EdgeRule::CoSpent => None,
+            EdgeRule::ChangeToChild => Some(self.child_addr),
+            EdgeRule::ChangeToParent => Some(self.parent_addr),
+        }
+    }
+}
+
+/// The value of a `btc_cluster_children` row: the roots one transaction joined under one
+/// parent, in the order it joined them. One row per (parent, transaction) rather than one per
+/// child keeps the writes of a many-input merge few.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ChildList(pub Vec<AddrId>);
+
+impl ChildList {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        for a in &self.0 {
+            put_varint(out, a.0);
+        }
+    }
+
+    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        decode_whole(b, "cluster children", |r| {
+            let mut out = Vec::new();
+            while !r.remaining().is_empty() {
+                out.push(addr(r)?);
+            }
+            if out.is_empty() {
+                return Err(DecodeError::new("cluster children", "empty list"));
+            }
+            Ok(ChildList(out))
+        })
+    }
 }
 
 /// The transaction in a cluster's history that grew it the most at once: the largest cluster
@@ -93,6 +166,7 @@ impl ClusterEdge {
         put_varint(out, self.tx.0);
         put_varint(out, self.child_addr.0);
         put_varint(out, self.parent_addr.0);
+        out.push(self.rule.byte());
     }
 
     pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
@@ -102,6 +176,7 @@ impl ClusterEdge {
                 tx: tx(r)?,
                 child_addr: addr(r)?,
                 parent_addr: addr(r)?,
+                rule: EdgeRule::read(r)?,
             })
         })
     }
@@ -287,10 +362,21 @@ mod tests {
             tx: TxNum(1 << 40),
             child_addr: AddrId(8),
             parent_addr: AddrId(1),
+            rule: EdgeRule::ChangeToParent,
         };
         let mut b = Vec::new();
         edge.encode(&mut b);
         assert_eq!(ClusterEdge::decode(&b).unwrap(), edge);
+        assert_eq!(edge.change_addr(), Some(AddrId(1)));
         assert!(ClusterEdge::decode(&b[..b.len() - 1]).is_err());
+        *b.last_mut().unwrap() = 3;
+        assert!(ClusterEdge::decode(&b).is_err(), "unknown rule");
+
+        let kids = ChildList(vec![AddrId(7), AddrId(1 << 33)]);
+        let mut b = Vec::new();
+        kids.encode(&mut b);
+        assert_eq!(ChildList::decode(&b).unwrap(), kids);
+        assert!(ChildList::decode(&[]).is_err());
+        assert!(ChildList::decode(&b[..b.len() - 1]).is_err());
     }
 }

@@ -1,9 +1,13 @@
 //! Undoing a block's cluster changes on a reorg. The block's undo row names the edges it added
-//! and the records of the roots it touched as they were before it; alerts are keyed by
-//! transaction, so the block's are found by its transaction range.
+//! and the records of the roots it touched as they were before it; each edge's own row names
+//! its transaction, which keys the parent's children row; alerts are keyed by transaction, so
+//! the block's are found by its transaction range.
+
+use rustc_hash::FxHashSet as HashSet;
 
 use chaintrace_model::TxNum;
 
+use super::corrupt_forest;
 use crate::tables::{
     BtcClusterAlerts, BtcClusterChildren, BtcClusterParent, BtcClusterUndo, BtcClusters,
     ClusterChild, Height,
@@ -20,9 +24,21 @@ pub(crate) fn undo_block(
     tx_count: u32,
 ) -> Result<(), StoreError> {
     if let Some(undo) = store.get::<BtcClusterUndo>(&Height(height))? {
+        let mut rows = HashSet::default();
         for &(child, parent) in &undo.edges {
+            let edge = store
+                .get::<BtcClusterParent>(&child)?
+                .ok_or_else(|| corrupt_forest(child, "an edge of the undo record is missing"))?;
+            if rows.insert(ClusterChild {
+                parent,
+                tx: edge.tx,
+            }) {
+                batch.delete::<BtcClusterChildren>(&ClusterChild {
+                    parent,
+                    tx: edge.tx,
+                });
+            }
             batch.delete::<BtcClusterParent>(&child);
-            batch.delete::<BtcClusterChildren>(&ClusterChild { parent, child });
         }
         for (root, rec) in &undo.roots {
             match rec {
