@@ -90,6 +90,28 @@ fn main() {
     let ledger = BtcLedger::new(&store).expect("ledger");
     let attrs = load_attributions(&store).expect("labels");
     let src = sources(&ledger, 40);
+    if let Ok(policy) = std::env::var("CHAINTRACE_BENCH_PROFILE_FORWARD") {
+        // Only the forward engine under one policy, repeatedly, for `perf record` (value:
+        // haircut or fifo): no other trace in the profile.
+        let policy = if policy == "fifo" {
+            Policy::FIFO
+        } else {
+            Policy::Haircut
+        };
+        for _ in 0..10 {
+            let started = Instant::now();
+            let t = forward(&ledger, &attrs, policy, &src);
+            let traced = started.elapsed();
+            let steps = t.flows.len();
+            drop(t);
+            eprintln!(
+                "{policy:?}: {steps} tx-steps, trace {:.3} s, with freeing {:.3} s",
+                traced.as_secs_f64(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        return;
+    }
     let mut group = c.benchmark_group("trace_forward");
     for (name, policy) in [("haircut", Policy::Haircut), ("fifo", Policy::FIFO)] {
         let steps = forward(&ledger, &attrs, policy, &src).flows.len() as u64;
@@ -155,26 +177,6 @@ fn preload(ledger: &BtcLedger<'_>) -> Preloaded {
 
 /// Latency percentiles, batch scaling and the BFS ratio (printed; Criterion covers the rest).
 fn report(ledger: &BtcLedger<'_>, attrs: &Attributions, src: &[Source]) {
-    if let Ok(policy) = std::env::var("CHAINTRACE_BENCH_PROFILE_FORWARD") {
-        // Only the forward engine, repeatedly: for `perf record` (value: haircut or fifo).
-        let policy = if policy == "fifo" {
-            Policy::FIFO
-        } else {
-            Policy::Haircut
-        };
-        for _ in 0..5 {
-            let started = Instant::now();
-            let t = forward(ledger, attrs, policy, src);
-            let traced = started.elapsed();
-            drop(t);
-            eprintln!(
-                "{policy:?}: trace {:.3} s, with freeing {:.3} s",
-                traced.as_secs_f64(),
-                started.elapsed().as_secs_f64()
-            );
-        }
-        return;
-    }
     let trace = forward(ledger, attrs, Policy::Haircut, src);
     let started = Instant::now();
     let again = forward(ledger, attrs, Policy::Haircut, src);

@@ -87,7 +87,7 @@ fn label_exchanges(store: &Store) {
         confidence: 80,
         source: "bench".into(),
         file: "bench".into(),
-        is_cluster_definer: true,
+        is_cluster_definer: false,
         actor: None,
     };
     let entries: Vec<(LabelTarget, Label)> = (1..state.next_addr)

@@ -186,6 +186,8 @@ impl ForwardTrace {
 #[derive(Clone, Debug)]
 struct Pending {
     taint: Taint<u64>,
+    /// `taint.tainted(value)`, computed once when the output was emitted.
+    tainted: u64,
     hop: u32,
     height: u32,
     value: u64,
@@ -206,7 +208,7 @@ const PREFETCH: usize = 256;
 type Loaded = Result<Vec<TxView>, TraceError>;
 
 /// Inputs of one step as the policy sees them (inline for ordinary transactions).
-type StepInputs<'a> = SmallVec<[crate::policy::In<'a, u64>; 8]>;
+type StepInputs<'a> = SmallVec<[crate::policy::In<'a, u64>; 16]>;
 
 /// Loads queued transactions on a background thread, ahead of the engine, so reading the index
 /// overlaps with applying taint.
@@ -280,6 +282,9 @@ struct Engine<'a, L> {
     pending: FxHashMap<OutRef, Pending>,
     loaded: FxHashMap<TxNum, TxView>,
     scratch: TxView,
+    /// Per-step buffers kept between steps: the inputs' taken states and the outputs' taint.
+    taken: Vec<Option<Pending>>,
+    outs: Vec<Option<Taint<u64>>>,
     coinbase_fees: FxHashMap<u32, Vec<(u64, Taint<u64>, u32)>>,
     processed: usize,
     out: ForwardTrace,
@@ -332,6 +337,8 @@ fn run<L: UtxoLedger>(
         pending: FxHashMap::default(),
         loaded: FxHashMap::default(),
         scratch: TxView::default(),
+        taken: Vec::new(),
+        outs: Vec::new(),
         coinbase_fees: FxHashMap::default(),
         processed: 0,
         out: ForwardTrace::default(),
@@ -399,24 +406,27 @@ impl<L: UtxoLedger> Engine<'_, L> {
                 .seed(s.label, o.value)
                 .expect("a source carries taint");
             self.out.sources.push((*s, o.value));
-            self.emit(&view, s.out.vout, taint, 0, false, None)?;
+            let tainted = taint.tainted(o.value);
+            self.emit(&view, s.out.vout, taint, tainted, 0, false, None)?;
         }
         Ok(())
     }
 
-    /// Decides what happens to a tainted output: a holding, or on to its spender.
+    /// Decides what happens to a tainted output (`tainted`: `taint.tainted` of its value): a
+    /// holding, or on to its spender.
+    #[allow(clippy::too_many_arguments)]
     fn emit(
         &mut self,
         view: &TxView,
         vout: u32,
         taint: Taint<u64>,
+        tainted: u64,
         hop: u32,
         capped: bool,
         mixer: Option<u32>,
     ) -> Result<(), TraceError> {
         let o = &view.outputs[vout as usize];
         let out = OutRef { tx: view.tx, vout };
-        let tainted = taint.tainted(o.value);
         let attrs = self.attrs.of(out, o.addr).unwrap_or_default();
         let status = if o.kind.is_unspendable() {
             Some(Status::Burned)
@@ -438,11 +448,12 @@ impl<L: UtxoLedger> Engine<'_, L> {
                 if status == Status::Burned {
                     add(&mut self.out.burned, taint.by_label(o.value));
                 }
-                self.hold_output(view, vout, taint, hop, status, attrs, mixer);
+                self.hold_output(view, vout, taint, tainted, hop, status, attrs, mixer);
             }
             (None, Some(spender)) => {
                 let p = Pending {
                     taint,
+                    tainted,
                     hop,
                     height: view.height,
                     value: o.value,
@@ -468,6 +479,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
         value: u64,
         addr: AddrId,
         taint: Taint<u64>,
+        tainted: u64,
         hops: u32,
         status: Status,
         attrs: Vec<Attr>,
@@ -476,7 +488,6 @@ impl<L: UtxoLedger> Engine<'_, L> {
         if status == Status::Truncated {
             self.out.truncated = true;
         }
-        let tainted = taint.tainted(value);
         self.out.holdings.push(Holding {
             out,
             height,
@@ -498,6 +509,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
         view: &TxView,
         vout: u32,
         taint: Taint<u64>,
+        tainted: u64,
         hop: u32,
         status: Status,
         attrs: Vec<Attr>,
@@ -511,6 +523,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
             o.value,
             o.addr,
             taint,
+            tainted,
             hop,
             status,
             attrs,
@@ -527,7 +540,8 @@ impl<L: UtxoLedger> Engine<'_, L> {
                 let attrs = self.attrs.of(prev, p.addr).unwrap_or_default();
                 let mixer = mixer.or(p.mixer);
                 self.hold(
-                    prev, p.height, p.value, p.addr, p.taint, p.hop, status, attrs, mixer,
+                    prev, p.height, p.value, p.addr, p.taint, p.tainted, p.hop, status, attrs,
+                    mixer,
                 );
             }
         }
@@ -570,23 +584,43 @@ impl<L: UtxoLedger> Engine<'_, L> {
             return Ok(());
         }
         self.processed += 1;
-        // Per-step scratch stays on the stack for ordinary transactions.
-        let taken: SmallVec<[Option<Pending>; 8]> = view
-            .inputs
-            .iter()
-            .map(|i| i.prev.and_then(|p| self.pending.remove(&p)))
-            .collect();
+        // The buffers are taken out of the engine for the step and put back after it, so
+        // steps allocate nothing for them.
+        let mut taken = std::mem::take(&mut self.taken);
+        let mut outs = std::mem::take(&mut self.outs);
+        taken.clear();
+        taken.extend(
+            view.inputs
+                .iter()
+                .map(|i| i.prev.and_then(|p| self.pending.remove(&p))),
+        );
+        let done = self.apply_taken(view, coinjoin.as_ref(), &mut taken, &mut outs);
+        taken.clear();
+        outs.clear();
+        (self.taken, self.outs) = (taken, outs);
+        done
+    }
+
+    /// [`Engine::apply`] past the early stops, with the inputs' states taken (`taken`, one
+    /// per input) and `outs` to hold the outputs' taint.
+    fn apply_taken(
+        &mut self,
+        view: &TxView,
+        coinjoin: Option<&Detection>,
+        taken: &mut Vec<Option<Pending>>,
+        outs: &mut Vec<Option<Taint<u64>>>,
+    ) -> Result<(), TraceError> {
         let hop = 1 + taken.iter().flatten().map(|p| p.hop).min().unwrap_or(0);
         let values: SmallVec<[u64; 8]> = view.outputs.iter().map(|o| o.value).collect();
         let fee = view.fee();
         let inputs: StepInputs<'_> = view
             .inputs
             .iter()
-            .zip(&taken)
+            .zip(taken.iter())
             .map(|(i, p)| (i.value, p.as_ref().map(|p| &p.taint)))
             .collect();
-        let (outcome, mixer) = match &coinjoin {
-            None => (self.params.rules.apply(&inputs, &values), None),
+        let (fee_taint, mixer) = match coinjoin {
+            None => (self.params.rules.apply_into(&inputs, &values, outs), None),
             Some(d) => {
                 let mode = self.params.through_coinjoin;
                 let (outcome, uncertain) =
@@ -598,31 +632,43 @@ impl<L: UtxoLedger> Engine<'_, L> {
                 let index = self.mixer_hop(view, d, tainted_in);
                 self.out.mixers[index as usize].uncertain = uncertain;
                 self.out.mixers[index as usize].hop = hop;
-                (outcome, Some(index))
+                *outs = outcome.outputs;
+                (outcome.fee, Some(index))
             }
         };
         // Taint out of a CoinJoin remembers it; otherwise the last CoinJoin any input crossed.
         let via = mixer.or_else(|| taken.iter().flatten().find_map(|p| p.mixer));
-        let ends = self.ends_here(&outcome.outputs, &values);
+        let ends = self.ends_here(outs, &values);
         if ends && self.params.strategy == Strategy::PureDirtyFirst {
             drop(inputs);
             self.restore(view, taken);
             self.stop_before(view, Status::Terminal, None);
             return Ok(());
         }
-        let mut flow = self.flow(
-            view,
-            hop,
-            &inputs,
-            &outcome.outputs,
-            fee,
-            outcome.fee.as_ref(),
-        );
+        // Tainted amounts, computed once for the flow record and the outputs' next step. An
+        // input's was computed when it was emitted (poison's depends on the value the step
+        // sees, so it is taken from there).
+        let in_tainted = inputs.iter().zip(taken.iter()).map(|((v, t), p)| {
+            let tainted = match t {
+                Some(Taint::Poison(_)) => *v,
+                Some(_) => p.as_ref().map_or(0, |p| p.tainted),
+                None => 0,
+            };
+            (*v, tainted)
+        });
+        let out_tainted: SmallVec<[u64; 8]> = outs
+            .iter()
+            .zip(&values)
+            .map(|(t, v)| t.as_ref().map_or(0, |t| t.tainted(*v)))
+            .collect();
+        let fee_tainted = fee_taint.as_ref().map_or(0, |t| t.tainted(fee));
+        let mut flow = self.flow(view, hop, in_tainted, &out_tainted, fee);
+        flow.fee_tainted = fee_tainted;
         flow.terminal = ends;
         flow.mixer = mixer;
         self.out.flows.push(flow);
-        self.pay_fee(view, fee, outcome.fee, hop)?;
-        self.emit_outputs(view, outcome.outputs, hop, ends, via)
+        self.pay_fee(view, fee, fee_taint, hop)?;
+        self.emit_outputs(view, outs, &out_tainted, hop, ends, via)
     }
 
     /// Records a CoinJoin met on the path; returns its index in [`ForwardTrace::mixers`].
@@ -657,41 +703,42 @@ impl<L: UtxoLedger> Engine<'_, L> {
     }
 
     /// Puts taken inputs back so that [`Engine::stop_before`] can report them.
-    fn restore(&mut self, view: &TxView, taken: SmallVec<[Option<Pending>; 8]>) {
-        for (i, p) in view.inputs.iter().zip(taken) {
+    fn restore(&mut self, view: &TxView, taken: &mut Vec<Option<Pending>>) {
+        for (i, p) in view.inputs.iter().zip(taken.drain(..)) {
             if let (Some(prev), Some(p)) = (i.prev, p) {
                 self.pending.insert(prev, p);
             }
         }
     }
 
-    /// Records the step's transaction in the trace (not yet pushed onto `flows`).
+    /// Records the step's transaction in the trace (not yet pushed onto `flows`), given each
+    /// input's value and tainted amount and each output's tainted amount; `fee_tainted` is
+    /// left at zero.
     fn flow(
         &mut self,
         view: &TxView,
         hop: u32,
-        inputs: &[(u64, Option<&Taint<u64>>)],
-        outs: &[Option<Taint<u64>>],
+        inputs: impl Iterator<Item = (u64, u64)>,
+        out_tainted: &[u64],
         fee: u64,
-        fee_taint: Option<&Taint<u64>>,
     ) -> Flow {
         let (ins, outputs) = (&mut self.out.flow_inputs, &mut self.out.flow_outputs);
         let (first_in, first_out) = (ins.len(), outputs.len());
         ins.extend(view.inputs.iter().zip(inputs).map(|(i, (v, t))| FlowInput {
             prev: i.prev,
-            value: *v,
-            tainted: t.map_or(0, |t| t.tainted(*v)),
+            value: v,
+            tainted: t,
         }));
         outputs.extend(
             view.outputs
                 .iter()
-                .zip(outs)
+                .zip(out_tainted)
                 .enumerate()
                 .map(|(k, (o, t))| FlowOutput {
                     vout: k as u32,
                     value: o.value,
                     addr: o.addr,
-                    tainted: t.as_ref().map_or(0, |t| t.tainted(o.value)),
+                    tainted: *t,
                 }),
         );
         Flow {
@@ -702,7 +749,7 @@ impl<L: UtxoLedger> Engine<'_, L> {
             inputs: first_in..ins.len(),
             outputs: first_out..outputs.len(),
             fee,
-            fee_tainted: fee_taint.map_or(0, |t| t.tainted(fee)),
+            fee_tainted: 0,
             terminal: false,
             mixer: None,
             peel: crate::peel::is_candidate(view),
@@ -757,8 +804,16 @@ impl<L: UtxoLedger> Engine<'_, L> {
         let hop = 1 + fees.iter().map(|(_, _, h)| *h).min().unwrap_or(0);
         let claimed: u64 = values.iter().sum();
         let total: u64 = fees.iter().map(|(v, _, _)| v).sum::<u64>() + self.ledger.subsidy(height);
-        let mut flow = self.flow(&view, hop, &inputs, &outcome.outputs, 0, None);
-        flow.fee_tainted = 0;
+        let in_tainted = inputs
+            .iter()
+            .map(|(v, t)| (*v, t.map_or(0, |t| t.tainted(*v))));
+        let out_tainted: Vec<u64> = outcome
+            .outputs
+            .iter()
+            .zip(&values)
+            .map(|(t, v)| t.as_ref().map_or(0, |t| t.tainted(*v)))
+            .collect();
+        let flow = self.flow(&view, hop, in_tainted, &out_tainted, 0);
         self.out.flows.push(flow);
         if let Some(burned) = &outcome.fee {
             add(
@@ -766,28 +821,41 @@ impl<L: UtxoLedger> Engine<'_, L> {
                 burned.by_label(total.saturating_sub(claimed)),
             );
         }
-        self.emit_outputs(&view, outcome.outputs, hop, false, None)
+        let mut outs = outcome.outputs;
+        self.emit_outputs(&view, &mut outs, &out_tainted, hop, false, None)
     }
 
+    /// Emits (or holds, `terminal`) every tainted output, draining `outputs`; `tainted`: each
+    /// output's tainted amount.
     fn emit_outputs(
         &mut self,
         view: &TxView,
-        outputs: Vec<Option<Taint<u64>>>,
+        outputs: &mut Vec<Option<Taint<u64>>>,
+        tainted: &[u64],
         hop: u32,
         terminal: bool,
         mixer: Option<u32>,
     ) -> Result<(), TraceError> {
-        let capped = self.capped(view, &outputs);
-        for (k, taint) in outputs.into_iter().enumerate() {
+        let capped = self.capped(view, outputs);
+        for (k, (taint, tainted)) in outputs.drain(..).zip(tainted).enumerate() {
             let Some(taint) = taint else { continue };
             let vout = k as u32;
             if terminal {
                 let out = OutRef { tx: view.tx, vout };
                 let attrs = self.attrs.of(out, view.outputs[k].addr).unwrap_or_default();
-                self.hold_output(view, vout, taint, hop, Status::Terminal, attrs, mixer);
+                self.hold_output(
+                    view,
+                    vout,
+                    taint,
+                    *tainted,
+                    hop,
+                    Status::Terminal,
+                    attrs,
+                    mixer,
+                );
             } else {
                 let capped = capped.get(k).copied().unwrap_or(false);
-                self.emit(view, vout, taint, hop, capped, mixer)?;
+                self.emit(view, vout, taint, *tainted, hop, capped, mixer)?;
             }
         }
         Ok(())

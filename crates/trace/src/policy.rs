@@ -14,7 +14,7 @@ use crate::amount::Amount;
 use smallvec::SmallVec;
 
 use crate::rounding::{split, Shares};
-use crate::taint::{coalesce_into, segments_iter, Parts, Seg, Segs, Taint, TaintLabel};
+use crate::taint::{coalesce_into, Parts, Seg, Segs, Taint, TaintLabel};
 
 /// Order in which input coins enter the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -165,14 +165,28 @@ impl Rules {
     /// Applies the policy to a transaction. The fee is `Σ inputs − Σ outputs` (callers ensure
     /// inputs cover outputs).
     pub fn apply<A: Amount>(&self, inputs: &[In<'_, A>], outputs: &[A]) -> Outcome<A> {
+        let mut outs = Vec::with_capacity(outputs.len());
+        let fee = self.apply_into(inputs, outputs, &mut outs);
+        Outcome { outputs: outs, fee }
+    }
+
+    /// [`Rules::apply`] writing the outputs' taint into `outs` (cleared first) and returning
+    /// the fee's: a tracer running millions of steps reuses one vector for all of them.
+    pub fn apply_into<A: Amount>(
+        &self,
+        inputs: &[In<'_, A>],
+        outputs: &[A],
+        outs: &mut Vec<Option<Taint<A>>>,
+    ) -> Option<Taint<A>> {
+        outs.clear();
         let total_in = A::sum(inputs.iter().map(|(v, _)| *v));
         let total_out = A::sum(outputs.iter().copied());
         let fee = total_in.minus(total_out.min(total_in));
         match self.policy {
-            Policy::Poison => poison(inputs, outputs, fee),
-            Policy::Haircut => haircut(inputs, outputs, fee),
+            Policy::Poison => poison(inputs, outputs, fee, outs),
+            Policy::Haircut => haircut(inputs, outputs, fee, outs),
             Policy::Ordered { input, output } => {
-                ordered(inputs, outputs, fee, input, output, self.fee_mode)
+                ordered(inputs, outputs, fee, input, output, self.fee_mode, outs)
             }
         }
     }
@@ -196,7 +210,12 @@ impl Rules {
     }
 }
 
-fn poison<A: Amount>(inputs: &[In<'_, A>], outputs: &[A], fee: A) -> Outcome<A> {
+fn poison<A: Amount>(
+    inputs: &[In<'_, A>],
+    outputs: &[A],
+    fee: A,
+    outs: &mut Vec<Option<Taint<A>>>,
+) -> Option<Taint<A>> {
     let labels: Vec<TaintLabel> = inputs
         .iter()
         .filter_map(|(_, t)| *t)
@@ -204,13 +223,16 @@ fn poison<A: Amount>(inputs: &[In<'_, A>], outputs: &[A], fee: A) -> Outcome<A> 
         .collect();
     let state = Taint::poison(labels);
     let carry = |v: A| if v.is_zero() { None } else { state.clone() };
-    Outcome {
-        outputs: outputs.iter().map(|v| carry(*v)).collect(),
-        fee: carry(fee),
-    }
+    outs.extend(outputs.iter().map(|v| carry(*v)));
+    carry(fee)
 }
 
-fn haircut<A: Amount>(inputs: &[In<'_, A>], outputs: &[A], fee: A) -> Outcome<A> {
+fn haircut<A: Amount>(
+    inputs: &[In<'_, A>],
+    outputs: &[A],
+    fee: A,
+    outs: &mut Vec<Option<Taint<A>>>,
+) -> Option<Taint<A>> {
     let mut totals: Parts<A> = Parts::new();
     for (value, taint) in inputs {
         let Some(taint) = taint else { continue };
@@ -225,10 +247,8 @@ fn haircut<A: Amount>(inputs: &[In<'_, A>], outputs: &[A], fee: A) -> Outcome<A>
     let mut weights: Shares<A> = outputs.iter().copied().collect();
     weights.push(fee);
     if totals.is_empty() || weights.iter().all(|w| w.is_zero()) {
-        return Outcome {
-            outputs: vec![None; outputs.len()],
-            fee: None,
-        };
+        outs.resize(outputs.len(), None);
+        return None;
     }
     let mut parts: SmallVec<[Parts<A>; 8]> = smallvec::smallvec![Parts::new(); weights.len()];
     if let [(label, total)] = totals.as_slice() {
@@ -248,15 +268,14 @@ fn haircut<A: Amount>(inputs: &[In<'_, A>], outputs: &[A], fee: A) -> Outcome<A>
         }
     }
     let fee_part = Taint::haircut(parts.pop().unwrap_or_default());
-    Outcome {
-        outputs: parts.into_iter().map(Taint::haircut).collect(),
-        fee: fee_part,
-    }
+    outs.extend(parts.into_iter().map(Taint::haircut));
+    fee_part
 }
 
 /// The ordered policies' working stream: on the stack for ordinary transactions.
 type Stream<A> = SmallVec<[Seg<A>; 16]>;
 
+#[allow(clippy::too_many_arguments)]
 fn ordered<A: Amount>(
     inputs: &[In<'_, A>],
     outputs: &[A],
@@ -264,12 +283,30 @@ fn ordered<A: Amount>(
     input_order: InputOrder,
     output_order: OutputOrder,
     fee_mode: FeeMode,
-) -> Outcome<A> {
-    let mut stream = Stream::new();
-    coalesce_into(
-        &mut stream,
-        inputs.iter().flat_map(|(v, t)| segments_iter(*t, *v)),
-    );
+    outs: &mut Vec<Option<Taint<A>>>,
+) -> Option<Taint<A>> {
+    // Sized once: a consolidation's stream can far outgrow the inline slots, and growing it
+    // one doubling at a time copies it again and again.
+    let len: usize = inputs
+        .iter()
+        .map(|(_, t)| match t {
+            Some(Taint::Ordered(segs)) => segs.len(),
+            _ => 1,
+        })
+        .sum();
+    let mut stream = Stream::with_capacity(len);
+    for (value, taint) in inputs {
+        // The same stream as `coalesce_into` over `segments_iter`, without the iterator
+        // adapters in the per-input loop.
+        match taint {
+            Some(Taint::Ordered(segs)) => {
+                for s in segs {
+                    push_coalesced(&mut stream, *s);
+                }
+            }
+            _ => push_coalesced(&mut stream, Seg::clean(*value)),
+        }
+    }
     let mut fee_segs = Segs::new();
     if fee_mode == FeeMode::Proportional && !fee.is_zero() {
         let weights: Vec<A> = stream.iter().map(|s| s.amount).collect();
@@ -289,16 +326,31 @@ fn ordered<A: Amount>(
         idx: 0,
         used: A::ZERO,
     };
-    let mut outs: Vec<Option<Taint<A>>> = vec![None; outputs.len()];
-    for k in visit_order(outputs, output_order) {
-        outs[k] = take.front(outputs[k]);
+    if output_order == OutputOrder::First {
+        // Outputs in index order: each one's slice goes straight into place.
+        outs.extend(outputs.iter().map(|v| take.front(*v)));
+    } else {
+        outs.resize(outputs.len(), None);
+        for k in visit_order(outputs, output_order) {
+            outs[k] = take.front(outputs[k]);
+        }
     }
-    if fee_mode == FeeMode::Tail {
-        fee_segs = take.rest();
+    match fee_mode {
+        // The rest of a coalesced stream is coalesced and has no empty segment.
+        FeeMode::Tail => take.rest(),
+        FeeMode::Proportional => Taint::ordered(fee_segs),
     }
-    Outcome {
-        outputs: outs,
-        fee: Taint::ordered(fee_segs),
+}
+
+/// Appends `s` to a coalesced stream, keeping it coalesced (empty segments are dropped).
+#[inline]
+fn push_coalesced<A: Amount>(stream: &mut Stream<A>, s: Seg<A>) {
+    if s.amount.is_zero() {
+        return;
+    }
+    match stream.last_mut() {
+        Some(last) if last.label == s.label => last.amount = last.amount.plus(s.amount),
+        _ => stream.push(s),
     }
 }
 
@@ -342,16 +394,32 @@ impl<A: Amount> Taker<'_, A> {
     /// The next `want` units as an output's state (`None` if they are all clean). Stream
     /// segments are already coalesced, so consecutive slices of them are too.
     fn front(&mut self, mut want: A) -> Option<Taint<A>> {
-        // Gathered on the stack, then stored with one exactly-sized allocation (if it spills).
-        let mut out = Stream::new();
+        if want.is_zero() {
+            return None;
+        }
+        if let Some(seg) = self.stream.get(self.idx) {
+            // Most outputs fit in the segment at the front: one segment, nothing gathered.
+            let available = seg.amount.minus(self.used);
+            if want <= available {
+                self.used = self.used.plus(want);
+                if self.used == seg.amount {
+                    self.idx += 1;
+                    self.used = A::ZERO;
+                }
+                return seg
+                    .label
+                    .map(|l| Taint::Ordered(smallvec::smallvec![Seg::tainted(l, want)]));
+            }
+        }
+        // Spans several segments: find where the slice ends and whether any of it is tainted
+        // first, so that a clean slice copies nothing and a tainted one is copied once into
+        // an exactly-sized list.
+        let (first, first_used) = (self.idx, self.used);
+        let mut tainted = false;
         while !want.is_zero() && self.idx < self.stream.len() {
             let seg = self.stream[self.idx];
-            let available = seg.amount.minus(self.used);
-            let n = available.min(want);
-            out.push(Seg {
-                label: seg.label,
-                amount: n,
-            });
+            let n = seg.amount.minus(self.used).min(want);
+            tainted |= seg.label.is_some();
             want = want.minus(n);
             self.used = self.used.plus(n);
             if self.used == seg.amount {
@@ -359,22 +427,46 @@ impl<A: Amount> Taker<'_, A> {
                 self.used = A::ZERO;
             }
         }
-        out.iter()
-            .any(|s| s.label.is_some())
-            .then(|| Taint::Ordered(Segs::from_slice(&out)))
+        if !tainted {
+            return None;
+        }
+        // Segments `first..=last` with the first one's used part and the last one's untaken
+        // part cut off (`self.used` is zero when the last one was taken whole).
+        let end = if self.used.is_zero() {
+            self.idx
+        } else {
+            self.idx + 1
+        };
+        let mut out = Segs::with_capacity(end - first);
+        for (i, seg) in self.stream[first..end].iter().enumerate() {
+            let k = first + i;
+            let from = if k == first { first_used } else { A::ZERO };
+            let to = if k == self.idx { self.used } else { seg.amount };
+            out.push(Seg {
+                label: seg.label,
+                amount: to.minus(from),
+            });
+        }
+        Some(Taint::Ordered(out))
     }
 
-    fn rest(&mut self) -> Segs<A> {
-        let mut out = Segs::new();
-        while self.idx < self.stream.len() {
-            let seg = self.stream[self.idx];
+    /// What is left of the stream, as a state (`None` if it is all clean).
+    fn rest(&mut self) -> Option<Taint<A>> {
+        let tail = self.stream.get(self.idx..).unwrap_or_default();
+        if !tail.iter().any(|s| s.label.is_some()) {
+            self.idx = self.stream.len();
+            self.used = A::ZERO;
+            return None;
+        }
+        let mut out = Segs::with_capacity(tail.len());
+        for seg in tail {
             out.push(Seg {
                 label: seg.label,
                 amount: seg.amount.minus(self.used),
             });
-            self.idx += 1;
             self.used = A::ZERO;
         }
-        out
+        self.idx = self.stream.len();
+        Some(Taint::Ordered(out))
     }
 }
