@@ -39,6 +39,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
+use chaintrace_fixturegen::{splitmix64, Rng};
 use chaintrace_model::eth::{
     Address, AssetId, EventNum, ExtractedBlock, ExtractedTx, GasPricing, MixerLogs, RawTransfer,
     TransferKind, B256, U256,
@@ -117,54 +118,19 @@ impl Spec {
     }
 }
 
-/// Seeded xoshiro256** (own implementation: the stream must not change with a crate update).
-struct Rng {
-    s: [u64; 4],
-}
-
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 fn mix(x: u64) -> u64 {
     let mut s = x;
     splitmix64(&mut s)
 }
 
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        let mut st = seed;
-        Rng {
-            s: [
-                splitmix64(&mut st),
-                splitmix64(&mut st),
-                splitmix64(&mut st),
-                splitmix64(&mut st),
-            ],
-        }
-    }
+/// Draws this history needs beyond the fixture generator's integers.
+trait Draw {
+    fn unit(&mut self) -> f64;
+    fn log_uniform(&mut self, lo: u128, hi: u128) -> u128;
+    fn share(&mut self, v: u128, lo: u64, hi: u64) -> u128;
+}
 
-    fn next_u64(&mut self) -> u64 {
-        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = self.s[1] << 17;
-        self.s[2] ^= self.s[0];
-        self.s[3] ^= self.s[1];
-        self.s[1] ^= self.s[2];
-        self.s[0] ^= self.s[3];
-        self.s[2] ^= t;
-        self.s[3] = self.s[3].rotate_left(45);
-        result
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-
+impl Draw for Rng {
     /// Uniform in `[0, 1)`.
     fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64

@@ -65,6 +65,7 @@ pub use mixers::{
     PeelChain, Purposed, SeparatePair, MERIDIAN, QUAYSIDE, TALLYPORT,
 };
 pub use rest_server::RestServer;
+pub use rng::{splitmix64, Rng};
 pub use rpc_replay::RpcReplay;
 pub use scripts::OutputType;
 

@@ -6,11 +6,12 @@
 
 /// xoshiro256** state.
 #[derive(Clone, Debug)]
-pub(crate) struct Rng {
+pub struct Rng {
     s: [u64; 4],
 }
 
-fn splitmix64(state: &mut u64) -> u64 {
+/// One step of splitmix64: a well-mixed 64-bit value from a counter state.
+pub fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -19,7 +20,7 @@ fn splitmix64(state: &mut u64) -> u64 {
 }
 
 impl Rng {
-    pub(crate) fn new(seed: u64) -> Self {
+    pub fn new(seed: u64) -> Self {
         let mut state = seed;
         let s = [
             splitmix64(&mut state),
@@ -32,12 +33,12 @@ impl Rng {
 
     /// An independent stream, so that optional features (stale blocks, forks) can draw numbers
     /// without shifting the main stream and changing the active chain.
-    pub(crate) fn derive(seed: u64, salt: u64) -> Self {
+    pub fn derive(seed: u64, salt: u64) -> Self {
         let mut state = seed ^ salt.wrapping_mul(0xd1b5_4a32_d192_ed03);
         Rng::new(splitmix64(&mut state))
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.s[1] << 17;
         self.s[2] ^= self.s[0];
@@ -51,41 +52,41 @@ impl Rng {
 
     /// Uniform in `0..n` (Lemire's multiply-shift; the tiny bias is irrelevant for fixtures).
     /// Returns 0 when `n` is 0 so callers need no special case for empty ranges.
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
     /// Uniform in `0..n` for collection indices.
-    pub(crate) fn index(&mut self, n: usize) -> usize {
+    pub fn index(&mut self, n: usize) -> usize {
         self.below(n as u64) as usize
     }
 
     /// Uniform in `lo..=hi`.
-    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
         debug_assert!(lo <= hi);
         lo + self.below(hi - lo + 1)
     }
 
     /// True with probability `per_mille / 1000`.
-    pub(crate) fn chance(&mut self, per_mille: u64) -> bool {
+    pub fn chance(&mut self, per_mille: u64) -> bool {
         self.below(1000) < per_mille
     }
 
-    pub(crate) fn fill(&mut self, buf: &mut [u8]) {
+    pub fn fill(&mut self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(8) {
             let bytes = self.next_u64().to_le_bytes();
             chunk.copy_from_slice(&bytes[..chunk.len()]);
         }
     }
 
-    pub(crate) fn bytes<const N: usize>(&mut self) -> [u8; N] {
+    pub fn bytes<const N: usize>(&mut self) -> [u8; N] {
         let mut out = [0u8; N];
         self.fill(&mut out);
         out
     }
 
     /// Fisher-Yates.
-    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             let j = self.index(i + 1);
             items.swap(i, j);

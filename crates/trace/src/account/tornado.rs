@@ -223,13 +223,20 @@ fn tainted_deposits(t: &AccountTrace, events: &PoolEvents, stage: u32) -> Vec<Ta
             add_part(parts, l.label, l.amount);
         }
     }
+    // One pass over the pools' deposits finds those of the transactions that paid in.
+    let mut logged: BTreeMap<(TxNum, usize), Vec<&Deposit>> = BTreeMap::new();
+    for d in &events.deposits {
+        let Some(tx) = events.txs.get(&d.seq) else {
+            continue;
+        };
+        let key = (*tx, d.pool.0 as usize);
+        if into.contains_key(&key) {
+            logged.entry(key).or_default().push(d);
+        }
+    }
     let mut out = Vec::new();
     for ((tx, pool), parts) in into {
-        let ds: Vec<&Deposit> = events
-            .deposits
-            .iter()
-            .filter(|d| d.pool.0 as usize == pool && events.txs.get(&d.seq) == Some(&tx))
-            .collect();
+        let ds = logged.remove(&(tx, pool)).unwrap_or_default();
         let weights = vec![U256::from(1u8); ds.len()];
         let mut each: Vec<Parts<U256>> = vec![Parts::new(); ds.len()];
         for (label, amount) in &parts {
@@ -268,6 +275,13 @@ fn shares(
         .iter()
         .flat_map(|d| d.by_label.iter().map(|(l, _)| *l))
         .collect();
+    let withdrawals: FxHashMap<u64, &Withdrawal> =
+        events.withdrawals.iter().map(|w| (w.seq, w)).collect();
+    let tainted: BTreeSet<u64> = deposits.iter().map(|d| d.seq).collect();
+    let mut evidence: FxHashMap<u64, Vec<Link>> = FxHashMap::default();
+    for l in links.iter().filter(|l| tainted.contains(&l.deposit)) {
+        evidence.entry(l.withdrawal).or_default().push(*l);
+    }
     let mut by_seq: BTreeMap<u64, TaintedWithdrawal> = BTreeMap::new();
     for label in labels {
         let amounts: Vec<(u64, u128)> = deposits
@@ -285,7 +299,7 @@ fn shares(
             taint_mode,
         );
         for wt in taints.into_iter().filter(|w| w.tainted > 0) {
-            let Some(w) = events.withdrawals.iter().find(|w| w.seq == wt.withdrawal) else {
+            let Some(w) = withdrawals.get(&wt.withdrawal) else {
                 continue;
             };
             let entry = by_seq.entry(w.seq).or_insert_with(|| TaintedWithdrawal {
@@ -297,7 +311,7 @@ fn shares(
                 by_label: Parts::new(),
                 via_links: U256::ZERO,
                 confidence: None,
-                links: links_to(links, w.seq, deposits),
+                links: evidence.get(&w.seq).cloned().unwrap_or_default(),
                 anonymity_set: sets.size(w.seq).unwrap_or(0),
                 stage: stage + 1,
             });
@@ -307,15 +321,6 @@ fn shares(
         }
     }
     by_seq.into_values().collect()
-}
-
-/// The links of withdrawal `w` to deposits that carried taint.
-fn links_to(links: &[Link], w: u64, deposits: &[TaintedDeposit]) -> Vec<Link> {
-    links
-        .iter()
-        .filter(|l| l.withdrawal == w && deposits.iter().any(|d| d.seq == l.deposit))
-        .cloned()
-        .collect()
 }
 
 /// The next stage's sources: each tainted withdrawal's taint spread over what its pool pays
